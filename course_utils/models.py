@@ -1,0 +1,118 @@
+"""The course's reference model, its training recipe, and the model saved between notebooks.
+
+Why it exists: the evaluating and predicting notebooks need the model the training notebook
+trained. They load it from ``outputs/`` when it is there and otherwise train it on the spot
+with the reference recipe, so each notebook runs on its own and a learner's wrong answer in
+one notebook never breaks another. TensorFlow is imported only when a function here is called.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from course_utils.mode import grading_mode
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    import keras
+    import numpy as np
+
+#: Where notebooks write what they make (git ignores it), relative to the notebook's folder.
+OUTPUT_DIR = Path("outputs")
+#: The seed recipe: 10 epochs of batches of 32.
+EPOCHS = 10
+BATCH_SIZE = 32
+
+
+def output_dir() -> Path:
+    """Return (and create) the folder notebooks write models and records to."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    return OUTPUT_DIR
+
+
+def model_path() -> Path:
+    """The saved model's file; grading mode keeps its small-data model apart."""
+    name = "mnist_dense_grading.keras" if grading_mode() else "mnist_dense.keras"
+    return output_dir() / name
+
+
+def record_path() -> Path:
+    """The JSON record of the training notebook's run (time, accuracies, history)."""
+    name = "training_run_grading.json" if grading_mode() else "training_run.json"
+    return output_dir() / name
+
+
+def build_reference_model() -> "keras.Model":
+    """Build and compile the course's model: Flatten, Dense(512, relu), Dense(10, softmax).
+
+    Compiled with categorical cross-entropy, Adam and accuracy; 407,050 parameters.
+    """
+    from course_utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(512, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ], name="mnist_dense")
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+def save_training_record(history: Any, seconds: float, train_accuracy: float,
+                         test_accuracy: float) -> Path:
+    """Write the training run's figures so later notebooks can compare without retraining."""
+    logs = getattr(history, "history", history)
+    record = {
+        "seconds": round(float(seconds), 2),
+        "train_accuracy": float(train_accuracy),
+        "test_accuracy": float(test_accuracy),
+        "history": {key: [float(v) for v in values] for key, values in logs.items()},
+        "grading_mode": grading_mode(),
+    }
+    path = record_path()
+    path.write_text(json.dumps(record, indent=1))
+    return path
+
+
+def load_training_record() -> dict[str, Any] | None:
+    """Return the training notebook's saved record, or None when it has not run here."""
+    path = record_path()
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_trained_model(*, verbose: bool = True) -> "keras.Model":
+    """Load the model the training notebook saved, or train the reference model now.
+
+    Training on the spot uses the seed recipe (seed 0, 10 epochs, batch 32, full data) and
+    saves the result, so it happens at most once per folder.
+    """
+    from course_utils.data import load_prepared_mnist
+    from course_utils.setup import quiet_tensorflow, seed_everything
+
+    quiet_tensorflow()
+    import keras
+
+    path = model_path()
+    if path.is_file():
+        model = keras.models.load_model(path)
+        if verbose:
+            print(f"Loaded the trained model from {path}.")
+        return model
+    if verbose:
+        print(f"No trained model at {path} yet: training the reference model now "
+              f"({EPOCHS} epochs, about two minutes on the full data).")
+    (x_train, y_train), _ = load_prepared_mnist(verbose=verbose)
+    seed_everything()
+    model = build_reference_model()
+    start = time.perf_counter()
+    model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+    if verbose:
+        print(f"Trained in {time.perf_counter() - start:.0f} s; saved to {path}.")
+    model.save(path)
+    return model
