@@ -22,6 +22,7 @@ import os
 import zipfile
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +44,9 @@ FASHION_CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    import tensorflow as tf
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -275,3 +279,88 @@ def load_fashion_mnist(directory: str | os.PathLike[str] | None = None, *,
     if verbose:
         print(message)
     return arrays
+
+
+def prepare_digit_image(pixels: np.ndarray) -> np.ndarray:
+    """Make any greyscale picture of one digit look like an MNIST test image.
+
+    MNIST digits are light strokes on a black background, fitted into a 20x20 box and centred
+    by their centre of mass in a 28x28 image, with values 0..1. This does the same to
+    ``pixels`` (a 2-D array of any size, values 0..1 or 0..255, dark-on-light or light-on-dark)
+    and returns a ``float32`` array of shape ``(28, 28)``.
+    """
+    from PIL import Image
+
+    image = np.asarray(pixels, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D greyscale image, got shape {image.shape}")
+    if image.max() > 1.0:
+        image = image / 255.0
+    if np.median(image) > 0.5:  # dark ink on light paper: invert to MNIST's light-on-dark
+        image = 1.0 - image
+    rows, cols = np.nonzero(image > 0.1)
+    if rows.size == 0:
+        raise ValueError("the image is blank: no stroke darker or lighter than the background")
+    image = image[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scale = 20.0 / max(image.shape)
+    height, width = (max(1, round(side * scale)) for side in image.shape)
+    small = np.asarray(Image.fromarray((image * 255).astype(np.uint8)).resize(
+        (width, height), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    top, left = (28 - height) // 2, (28 - width) // 2
+    canvas[top:top + height, left:left + width] = small
+    mass_row, mass_col = (np.average(np.indices(canvas.shape)[axis], weights=canvas)
+                          for axis in (0, 1))
+    shift_row = int(np.clip(round(13.5 - mass_row), -top, 28 - height - top))
+    shift_col = int(np.clip(round(13.5 - mass_col), -left, 28 - width - left))
+    return np.roll(canvas, (shift_row, shift_col), axis=(0, 1)).clip(0.0, 1.0)
+
+
+def load_digit_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a picture of one digit (PNG, JPEG, ...) and prepare it like MNIST (28x28, 0..1)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path).expanduser()
+    try:
+        with Image.open(path) as picture:
+            grey = np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError) as error:
+        raise DataFileError(f"Could not read the image {path} ({error}). Fix: give the path "
+                            f"of a PNG or JPEG picture of one digit.") from error
+    return prepare_digit_image(grey)
+
+
+def batches(images: np.ndarray, labels: np.ndarray, batch_size: int = 32, *,
+            shuffle: bool = False, seed: int = 0) -> "tf.data.Dataset":
+    """Serve ``(pixels, one-hot labels)`` batches, preprocessing one batch at a time.
+
+    Does exactly what notebook 4's ``normalize`` and ``one_hot`` do (``float32`` pixels 0..1,
+    ``float32`` one-hot rows), but only to the batch being trained on, so only the ``uint8``
+    images stay in memory: 47 MB for the training set instead of 188 MB as ``float32``, and
+    Keras does not make a copy of its own. That is what keeps training under 1 GB.
+
+    Args:
+        images: ``uint8`` pixels of shape ``(n, 28, 28)``.
+        labels: integer labels of shape ``(n,)``.
+        batch_size: examples per batch (the last batch may be smaller).
+        shuffle: reshuffle the examples every epoch (for training).
+        seed: the shuffle's seed, so runs repeat.
+    """
+    from course_utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    images = np.asarray(images)
+    labels = np.asarray(labels).astype(np.int32)
+    if images.dtype != np.uint8:
+        raise ValueError(f"batches expects uint8 pixels 0..255, got {images.dtype}: pass the "
+                         f"images from load_mnist(), before normalising them")
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+
+    def preprocess(pixels: "tf.Tensor", label: "tf.Tensor") -> tuple["tf.Tensor", "tf.Tensor"]:
+        return tf.cast(pixels, tf.float32) / 255.0, tf.one_hot(label, 10, dtype=tf.float32)
+
+    return dataset.batch(batch_size).map(preprocess).prefetch(2)

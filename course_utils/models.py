@@ -92,7 +92,7 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
     Training on the spot uses the seed recipe (seed 0, 10 epochs, batch 32, full data) and
     saves the result, so it happens at most once per folder.
     """
-    from course_utils.data import load_prepared_mnist
+    from course_utils.data import batches, load_mnist
     from course_utils.setup import quiet_tensorflow, seed_everything
 
     quiet_tensorflow()
@@ -107,11 +107,11 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
     if verbose:
         print(f"No trained model at {path} yet: training the reference model now "
               f"({EPOCHS} epochs, about two minutes on the full data).")
-    (x_train, y_train), _ = load_prepared_mnist(verbose=verbose)
+    (x_train, y_train), _ = load_mnist(verbose=verbose)
     seed_everything()
     model = build_reference_model()
     start = time.perf_counter()
-    model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+    model.fit(batches(x_train, y_train, BATCH_SIZE, shuffle=True), epochs=EPOCHS, verbose=0)
     if verbose:
         print(f"Trained in {time.perf_counter() - start:.0f} s; saved to {path}.")
     model.save(path)

@@ -1,0 +1,62 @@
+"""How the course configures nbgrader, in one place for every entry point.
+
+Why it exists: the instructor's ``nbgrader_config.py``, the build of the student versions and
+the class-grading command must agree on the assignment's name, the code stub, the cell timeout
+and what feedback shows. Each of them calls :func:`configure` on its traitlets ``Config``;
+nbgrader itself is configured, never patched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+#: nbgrader's name for the course's single assignment (all the numbered notebooks).
+ASSIGNMENT = "nn_python"
+COURSE_ID = "nn_python"
+#: Seconds a cell may run while grading before it is interrupted and scored zero. Grading
+#: mode trains on a small slice, so the longest cell takes a few seconds; a minute leaves a
+#: wide margin on a busy machine and still stops an infinite loop quickly.
+DEFAULT_TIMEOUT = 60
+
+#: The stub that replaces a solution in the student version: valid Python that says what to do.
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+#: Code the grading kernel runs before the notebook: see course_utils.grading_kernel.
+KERNEL_STARTUP = "import course_utils.grading_kernel as _g; _g.prepare()"
+
+
+def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
+              timeout: int = DEFAULT_TIMEOUT) -> Any:
+    """Apply the course's nbgrader settings to ``config`` (a traitlets ``Config``) and return it.
+
+    Args:
+        config: the ``c`` of an ``nbgrader_config.py``, or a fresh ``traitlets.config.Config``.
+        course_root: the nbgrader course directory; None keeps nbgrader's default (the
+            current folder).
+        timeout: seconds per cell while grading.
+    """
+    config.CourseDirectory.course_id = COURSE_ID
+    root = Path(course_root) if course_root is not None else Path.cwd()
+    if course_root is not None:
+        config.CourseDirectory.root = str(root)
+    # The default exchange is a system folder; keep it inside the course directory.
+    config.Exchange.root = str(root / "exchange")
+    config.ClearSolutions.code_stub = {"python": CODE_STUB}
+    config.Execute.timeout = timeout
+    config.Execute.interrupt_on_timeout = True
+    # Minimal tracebacks: feedback shows the failure message, never hidden test lines.
+    # The start-up line makes stderr harmless in grade cells (see grading_kernel).
+    config.Execute.extra_arguments = [
+        "--InteractiveShell.xmode=Minimal",
+        "--HistoryManager.hist_file=:memory:",
+        f"--IPKernelApp.exec_lines={KERNEL_STARTUP}",
+    ]
+    # Feedback: scores, the learner's code and messages, but not the hidden test code.
+    config.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    return config
