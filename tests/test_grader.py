@@ -1,0 +1,196 @@
+"""The grader proven both ways, through the class-grading command.
+
+One class is graded once (two workers): right answers in several styles get full marks on
+their cell, typical wrong answers lose that cell's points and only those, and broken
+submissions (blank, endless, edited, corrupt, exiting) neither crash nor stop the others.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import answers
+from conftest import ROOT
+from course_utils import grade
+
+DATA_NB = "04_data_and_preprocessing.ipynb"
+MODEL_NB = "05_building_the_model.ipynb"
+
+
+def _student_version(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "notebooks" / name, as_version=4)
+
+
+def _answer(notebook: nbformat.NotebookNode, grade_id: str, source: str) -> None:
+    cells = [c for c in notebook.cells
+             if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    assert len(cells) == 1, grade_id
+    cells[0].source = source.strip("\n")
+
+
+def _save(root: Path, student: str, name: str, notebook: nbformat.NotebookNode) -> None:
+    (root / student).mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, root / student / name)
+
+
+def _data_notebook(one_hot_source: str) -> nbformat.NotebookNode:
+    notebook = _student_version(DATA_NB)
+    _answer(notebook, "normalize", answers.NORMALIZE_RIGHT)
+    _answer(notebook, "one_hot", one_hot_source)
+    return notebook
+
+
+def _model_notebook(build_source: str) -> nbformat.NotebookNode:
+    notebook = _student_version(MODEL_NB)
+    _answer(notebook, "build_model", build_source)
+    return notebook
+
+
+def make_class(root: Path) -> None:
+    for style, source in answers.ONE_HOT_RIGHT.items():
+        _save(root, f"onehot-right-{style}", DATA_NB, _data_notebook(source))
+    for style, source in answers.ONE_HOT_WRONG.items():
+        _save(root, f"onehot-wrong-{style}", DATA_NB, _data_notebook(source))
+    for style, source in answers.BUILD_MODEL_RIGHT.items():
+        _save(root, f"model-right-{style}", MODEL_NB, _model_notebook(source))
+    for style, source in answers.BUILD_MODEL_WRONG.items():
+        _save(root, f"model-wrong-{style}", MODEL_NB, _model_notebook(source))
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        _save(root, "blank", path.name, nbformat.read(path, as_version=4))
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        master = nbformat.read(path, as_version=4)
+        for cell in master.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        _save(root, "full", path.name, master)
+    _save(root, "endless", DATA_NB, _data_notebook(answers.INFINITE_LOOP))
+    _save(root, "exits", DATA_NB, _data_notebook(answers.KERNEL_EXIT))
+    edited = _model_notebook(answers.BUILD_MODEL_WRONG["hidden_256_units"])
+    _answer(edited, "test_build_model", answers.TEST_CELL_EDITED)
+    _save(root, "edited-test", MODEL_NB, edited)
+    deleted = _data_notebook(answers.ONE_HOT_WRONG["shifted_by_one"])
+    deleted.cells = [c for c in deleted.cells
+                     if c.metadata.get("nbgrader", {}).get("grade_id") != "test_one_hot"]
+    _save(root, "deleted-test", DATA_NB, deleted)
+    (root / "corrupt").mkdir()
+    (root / "corrupt" / DATA_NB).write_text('{"cells": [')
+    (root / "corrupt" / "notes.ipynb").write_text("{}")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    submissions = tmp_path_factory.mktemp("submissions")
+    output = tmp_path_factory.mktemp("graded")
+    make_class(submissions)
+    code = grade.main([str(submissions), "--output", str(output), "--jobs", "2",
+                       "--timeout", "20", "--quiet"])
+    assert code == 0
+    with (output / "grades.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    with (output / "problems.csv").open() as handle:
+        problems = list(csv.DictReader(handle))
+    scores = {(r["student_id"], r["notebook"], r["grade_id"]): (float(r["score"]),
+                                                                float(r["max_score"]))
+              for r in rows}
+    return {"rows": rows, "scores": scores, "problems": problems, "output": output}
+
+
+def _cell(graded, student, notebook, grade_id):
+    return graded["scores"][(student, notebook, grade_id)]
+
+
+def test_csv_header_and_rows(graded):
+    with (graded["output"] / "grades.csv").open() as handle:
+        assert handle.readline().strip() == "student_id,notebook,grade_id,score,max_score"
+    assert {r["grade_id"] for r in graded["rows"] if r["notebook"] == DATA_NB} == {
+        "test_normalize", "test_one_hot"}
+
+
+@pytest.mark.parametrize("style", answers.ONE_HOT_RIGHT)
+def test_right_one_hot_gets_full_marks(graded, style):
+    score, most = _cell(graded, f"onehot-right-{style}", DATA_NB, "test_one_hot")
+    assert score == most > 0
+
+
+@pytest.mark.parametrize("style", answers.ONE_HOT_WRONG)
+def test_wrong_one_hot_loses_that_cell_only(graded, style):
+    student = f"onehot-wrong-{style}"
+    assert _cell(graded, student, DATA_NB, "test_one_hot")[0] == 0
+    score, most = _cell(graded, student, DATA_NB, "test_normalize")
+    assert score == most > 0
+
+
+@pytest.mark.parametrize("style", answers.BUILD_MODEL_RIGHT)
+def test_right_model_gets_full_marks(graded, style):
+    score, most = _cell(graded, f"model-right-{style}", MODEL_NB, "test_build_model")
+    assert score == most > 0
+
+
+@pytest.mark.parametrize("style", answers.BUILD_MODEL_WRONG)
+def test_wrong_model_loses_its_points(graded, style):
+    assert _cell(graded, f"model-wrong-{style}", MODEL_NB, "test_build_model")[0] == 0
+
+
+def test_blank_student_version_scores_zero_everywhere(graded):
+    blank = [r for r in graded["rows"] if r["student_id"] == "blank"]
+    assert len({r["notebook"] for r in blank}) == 9
+    assert all(float(r["score"]) == 0 for r in blank)
+
+
+def test_full_solution_gets_full_marks_everywhere(graded):
+    full = [r for r in graded["rows"] if r["student_id"] == "full"]
+    assert len({r["notebook"] for r in full}) == 9
+    assert [r for r in full if float(r["score"]) != float(r["max_score"])] == []
+    assert sum(float(r["max_score"]) for r in full) == sum(
+        float(r["max_score"]) for r in graded["rows"] if r["student_id"] == "blank")
+
+
+def test_infinite_loop_times_out_and_the_rest_is_graded(graded):
+    assert _cell(graded, "endless", DATA_NB, "test_one_hot")[0] == 0
+    score, most = _cell(graded, "endless", DATA_NB, "test_normalize")
+    assert score == most > 0
+
+
+def test_edited_test_cell_is_restored(graded):
+    # The student replaced the test with `pass`; nbgrader restores it, and it catches the bug.
+    assert _cell(graded, "edited-test", MODEL_NB, "test_build_model")[0] == 0
+
+
+def test_deleted_test_cell_scores_zero(graded):
+    key = ("deleted-test", DATA_NB, "test_one_hot")
+    problem = [p for p in graded["problems"] if p["student_id"] == "deleted-test"]
+    assert graded["scores"].get(key, (0.0, 0.0))[0] == 0 or problem
+
+
+def test_kernel_exit_is_reported_or_zeroed(graded):
+    key = ("exits", DATA_NB, "test_one_hot")
+    problem = [p for p in graded["problems"] if p["student_id"] == "exits"]
+    assert problem or graded["scores"][key][0] == 0
+
+
+def test_corrupt_and_foreign_files_are_reported(graded):
+    reported = {(p["student_id"], p["notebook"]): p["problem"] for p in graded["problems"]}
+    assert "not valid JSON" in reported[("corrupt", DATA_NB)]
+    assert "not a notebook of this course" in reported[("corrupt", "notes.ipynb")]
+
+
+def test_feedback_without_hidden_tests(graded):
+    feedback = graded["output"] / "feedback" / "onehot-wrong-shifted_by_one" / \
+        DATA_NB.replace(".ipynb", ".html")
+    html = feedback.read_text()
+    assert "one_hot" in html and "np.eye(num_classes)[(labels + 1) % num_classes]" in html
+    assert "HIDDEN TESTS" not in html and "_expected_one_hot" not in html
+    assert "Incorrect" in html or "AssertionError" in html
+    full = graded["output"] / "feedback" / "full"
+    assert len(list(full.glob("*.html"))) == 9
+
+
+def test_unusable_input_is_a_clear_error(tmp_path, capsys):
+    assert grade.main([str(tmp_path), "--output", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "no gradable notebooks" in capsys.readouterr().err
+    assert grade.main([str(tmp_path / "missing"), "--output", str(tmp_path / "o"),
+                       "--quiet"]) == 2

@@ -1,0 +1,69 @@
+"""Every plot returns a figure with the expected axes and images, headless."""
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from course_utils import plots
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, (20, 28, 28), dtype=np.uint8)
+LABELS = RNG.integers(0, 10, 20)
+
+
+def test_show_digits():
+    fig = plots.show_digits(IMAGES, LABELS, rows=3, cols=3)
+    assert isinstance(fig, Figure) and len(fig.axes) == 9
+    assert sum(len(ax.images) for ax in fig.axes) == 9
+    assert fig.axes[0].get_title() == f"label {LABELS[0]}"
+    assert fig._suptitle.get_text()
+
+
+def test_show_digits_with_names_predictions_and_fewer_images():
+    fig = plots.show_digits(IMAGES[:4], np.eye(10)[LABELS[:4]], predictions=LABELS[:4], rows=2,
+                            cols=3, class_names=[f"c{k}" for k in range(10)])
+    assert sum(len(ax.images) for ax in fig.axes) == 4
+    assert "predicted" in fig.axes[0].get_title() and "c" in fig.axes[0].get_title()
+
+
+def test_plot_history_styles():
+    history = {"loss": [0.5, 0.3], "accuracy": [0.8, 0.9], "val_loss": [0.4, 0.35],
+               "val_accuracy": [0.85, 0.88]}
+    fig = plots.plot_history(history)
+    assert len(fig.axes) == 2
+    styles = [line.get_linestyle() for line in fig.axes[0].lines]
+    assert styles == ["-", "--"]  # training solid, validation dashed
+
+
+def test_plot_history_accepts_a_keras_history_like_object():
+    class History:
+        history = {"loss": [1.0, 0.5, 0.2]}
+
+    fig = plots.plot_history(History())
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 1
+
+
+def test_plot_prediction():
+    probabilities = np.full(10, 0.05)
+    probabilities[7] = 0.55
+    fig = plots.plot_prediction(IMAGES[0], probabilities, label=7)
+    assert len(fig.axes) == 2 and len(fig.axes[0].images) == 1
+    assert len(fig.axes[1].patches) == 10
+    assert "predicted 7" in fig.axes[1].get_title()
+
+
+def test_confusion_matrix():
+    counts = plots.confusion_counts([0, 1, 1, 2], [0, 1, 2, 2], num_classes=3)
+    assert counts.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    fig = plots.plot_confusion_matrix(LABELS, (LABELS + 1) % 10)
+    assert len(fig.axes) == 2 and len(fig.axes[0].images) == 1  # matrix and colour bar
+    assert len(fig.axes[0].texts) == 100
+
+
+def test_show_misclassified():
+    predicted = LABELS.copy()
+    predicted[[2, 5, 7]] = (predicted[[2, 5, 7]] + 1) % 10
+    probabilities = np.eye(10)[predicted] * 0.9 + 0.01
+    fig = plots.show_misclassified(IMAGES, LABELS, predicted, probabilities=probabilities,
+                                   max_images=15, cols=5)
+    assert sum(len(ax.images) for ax in fig.axes) == 3
+    assert "3 of the 3" in fig._suptitle.get_text()
