@@ -1,0 +1,337 @@
+"""Measure what learners and instructors wait for, and what Binder's 2 GB must hold.
+
+Usage::
+
+    python bench/run.py [--json PATH] [--only PHASE[,PHASE...]] [--seeds N] [--students N]
+                        [--repeats N] [--notebooks GLOB] [--quick]
+
+Phases (all by default):
+
+- ``notebooks``: every notebook in solutions/, top to bottom with the data the loader finds
+  (set MNIST_PATH to the full mnist.npz): wall time and peak resident memory of its kernel
+  process (sampled every 50 ms), and the sum over the course;
+- ``recipes``: the seed recipe against the course's faster recipe, each over ``--seeds``
+  seeds in a fresh process: seconds of ``fit``, peak memory, test accuracy; the speed-up;
+- ``startup``: seconds from starting a kernel to ``import tensorflow`` done, and the cost of
+  ``import course_utils`` (which must not import TensorFlow), medians of ``--repeats``;
+- ``grading``: seconds per graded notebook with ``python -m course_utils.grade`` at
+  ``--jobs 1`` and ``--jobs 2`` on a generated class of ``--students`` full-course submissions;
+- ``binder``: peak memory of a Jupyter server plus the training and evaluating notebooks'
+  kernels running at the same time, against Binder's 2 GB.
+
+It prints a table and writes the same figures as JSON. Times are medians where a phase
+repeats; ratios come from runs made side by side in this one invocation. ``--quick`` runs a
+tiny setting (for the test suite's smoke test): it proves the benchmark works, not the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASES = ("notebooks", "recipes", "startup", "grading", "binder")
+BINDER_LIMIT_MB = 2048
+
+
+class PeakMemory:
+    """Sample the resident memory of some processes (and their children) in a thread."""
+
+    def __init__(self, pids: list[int] | None = None, interval: float = 0.05) -> None:
+        self.pids = list(pids or [])
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_mb(self) -> float:
+        total = 0
+        for pid in list(self.pids):
+            try:
+                process = psutil.Process(pid)
+                for member in [process, *process.children(recursive=True)]:
+                    total += member.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self._tree_mb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _kernel_pid(client) -> int:
+    return client.km.provisioner.process.pid
+
+
+def run_notebook(path: Path, workdir: Path, timeout: int = 1800,
+                 sampler: PeakMemory | None = None) -> dict:
+    """Execute one notebook in ``workdir``; return its wall time and kernel's peak memory."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir)}})
+    start = time.perf_counter()
+    peak = PeakMemory()
+    with client.setup_kernel():
+        peak.pids.append(_kernel_pid(client))
+        if sampler is not None:
+            sampler.pids.append(_kernel_pid(client))
+        with peak:
+            for index, cell in enumerate(notebook.cells):
+                client.execute_cell(cell, index)
+    return {"notebook": path.name, "seconds": round(time.perf_counter() - start, 1),
+            "peak_mb": round(peak.peak_mb)}
+
+
+def phase_notebooks(args: argparse.Namespace, workdir: Path) -> dict:
+    rows = []
+    for path in sorted((ROOT / "solutions").glob(args.notebooks)):
+        rows.append(run_notebook(path, workdir))
+        print(f"  {rows[-1]['notebook']:34} {rows[-1]['seconds']:7.1f} s "
+              f"{rows[-1]['peak_mb']:6d} MB", flush=True)
+    return {"notebooks": rows,
+            "total_seconds": round(sum(r["seconds"] for r in rows), 1),
+            "max_peak_mb": max((r["peak_mb"] for r in rows), default=0)}
+
+
+def phase_recipes(args: argparse.Namespace) -> dict:
+    runs = []
+    for seed in range(args.seeds):
+        for recipe in ("seed", "fast"):
+            result = subprocess.run([sys.executable, str(ROOT / "bench" / "recipe.py"), recipe,
+                                     str(seed)] + (["--quick"] if args.quick else []),
+                                    capture_output=True, text=True, check=True)
+            runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+            print(f"  {recipe:5} seed {seed}: {runs[-1]}", flush=True)
+    summary = {}
+    for recipe in ("seed", "fast"):
+        mine = [r for r in runs if r["recipe"] == recipe]
+        summary[recipe] = {
+            "median_fit_seconds": statistics.median(r["fit_seconds"] for r in mine),
+            "median_peak_mb": statistics.median(r["peak_mb"] for r in mine),
+            "test_accuracies": [r["test_accuracy"] for r in mine],
+        }
+    summary["speedup"] = round(summary["seed"]["median_fit_seconds"]
+                               / summary["fast"]["median_fit_seconds"], 2)
+    return {"runs": runs, **summary}
+
+
+def phase_startup(args: argparse.Namespace) -> dict:
+    from jupyter_client.manager import start_new_kernel
+
+    tf_seconds = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        manager, client = start_new_kernel(kernel_name="python3")
+        try:
+            reply = client.execute_interactive(
+                "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'; import tensorflow",
+                timeout=300, output_hook=lambda msg: None)
+            assert reply["content"]["status"] == "ok", reply["content"]
+            tf_seconds.append(time.perf_counter() - start)
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    import_seconds, imported_tf = [], False
+    for _ in range(args.repeats):
+        code = ("import sys, time; t = time.perf_counter(); import course_utils, "
+                "course_utils.data, course_utils.plots, course_utils.checks; "
+                "print(time.perf_counter() - t, 'tensorflow' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+        import_seconds.append(float(out[0]))
+        imported_tf |= out[1] == "True"
+    return {"kernel_to_tensorflow_seconds": round(statistics.median(tf_seconds), 2),
+            "import_course_utils_seconds": round(statistics.median(import_seconds), 3),
+            "course_utils_imports_tensorflow": imported_tf}
+
+
+def make_class(folder: Path, students: int, notebooks: str) -> int:
+    """Full-course submissions: every master, outputs cleared, under student-NN/."""
+    import nbformat
+
+    count = 0
+    for index in range(students):
+        target = folder / f"student-{index:02d}"
+        target.mkdir(parents=True)
+        for path in sorted((ROOT / "solutions").glob(notebooks)):
+            notebook = nbformat.read(path, as_version=4)
+            for cell in notebook.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            nbformat.write(notebook, target / path.name)
+            count += 1
+    return count
+
+
+def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
+    submissions = workdir / "class"
+    count = make_class(submissions, args.students, args.notebooks)
+    result = {"students": args.students, "notebooks": count}
+    for jobs in (1, 2):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "course_utils.grade", str(submissions),
+                        "--output", str(workdir / f"graded-{jobs}"), "--jobs", str(jobs),
+                        "--quiet"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        result[f"jobs{jobs}_seconds"] = round(seconds, 1)
+        result[f"jobs{jobs}_seconds_per_notebook"] = round(seconds / count, 2)
+        print(f"  --jobs {jobs}: {seconds:.1f} s for {count} notebooks", flush=True)
+    result["throughput_ratio"] = round(result["jobs1_seconds"] / result["jobs2_seconds"], 2)
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def phase_binder(args: argparse.Namespace, workdir: Path) -> dict:
+    """A Jupyter server and two notebook kernels at once, their memory summed."""
+    names = ("06_training.ipynb", "07_evaluating.ipynb") if not args.quick else \
+        ("01_neurons.ipynb", "02_layers.ipynb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={_free_port()}",
+         "--ServerApp.token=bench", "--ServerApp.ip=127.0.0.1", f"--notebook-dir={workdir}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)
+        with PeakMemory([server.pid, os.getpid()]) as total:
+            threads, results = [], {}
+            for name in names:
+                def work(name: str = name) -> None:
+                    results[name] = run_notebook(ROOT / "solutions" / name, workdir)
+
+                threads.append(threading.Thread(target=work))
+                threads[-1].start()
+            for thread in threads:
+                thread.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"notebooks": list(names), "peak_mb": round(total.peak_mb),
+            "limit_mb": BINDER_LIMIT_MB, "fits": total.peak_mb < BINDER_LIMIT_MB,
+            "per_notebook": list(results.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    parser.add_argument("--only", default=",".join(PHASES), help="comma-separated phases")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per training recipe")
+    parser.add_argument("--students", type=int, default=2, help="students in the graded class")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of the start-up timings")
+    parser.add_argument("--notebooks", default="[0-9][0-9]_*.ipynb",
+                        help="which solution notebooks (a glob)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny setting for the smoke test (NumPy-only notebooks, one "
+                             "seed of a one-epoch recipe, one student)")
+    args = parser.parse_args(argv)
+    phases = [p for p in args.only.split(",") if p]
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    if args.quick:
+        args.seeds, args.students, args.repeats = 1, 1, 1
+        args.notebooks = "01_*.ipynb"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    report: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
+                               f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+                    "python": platform.python_version(),
+                    "mnist_path": os.environ.get("MNIST_PATH"),
+                    "command": "python bench/run.py " + " ".join(argv or sys.argv[1:])}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="nn-python-bench-") as tmp:
+        workdir = Path(tmp)
+        for phase in phases:
+            print(f"== {phase}", flush=True)
+            if phase == "notebooks":
+                report[phase] = phase_notebooks(args, workdir)
+            elif phase == "recipes":
+                report[phase] = phase_recipes(args)
+            elif phase == "startup":
+                report[phase] = phase_startup(args)
+            elif phase == "grading":
+                report[phase] = phase_grading(args, workdir)
+            elif phase == "binder":
+                # After the notebooks phase the evaluating notebook loads the trained model
+                # from workdir/outputs; run alone, it trains one alongside the training notebook.
+                report[phase] = phase_binder(args, workdir)
+    report["bench_seconds"] = round(time.perf_counter() - started, 1)
+    print()
+    print(format_table(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def format_table(report: dict) -> str:
+    """The report as a Markdown table, as pasted into bench/README.md."""
+    lines = [f"Measured {report['date']} on {report['machine']}, Python {report['python']}.",
+             f"Command: `{report['command'].strip()}`", "",
+             "| measure | value |", "|---|---|"]
+    if "notebooks" in report:
+        for row in report["notebooks"]["notebooks"]:
+            lines.append(f"| {row['notebook']} | {row['seconds']:.1f} s, peak {row['peak_mb']} MB |")
+        lines.append(f"| **whole course** | **{report['notebooks']['total_seconds']:.0f} s**, "
+                     f"largest kernel {report['notebooks']['max_peak_mb']} MB |")
+    if "recipes" in report:
+        r = report["recipes"]
+        for name, label in (("seed", "seed recipe (float64, batch 32, 10 epochs)"),
+                            ("fast", "fast recipe (uint8 + Rescaling, batch 128, 7 epochs)")):
+            lines.append(f"| {label} | fit {r[name]['median_fit_seconds']:.1f} s (median), peak "
+                         f"{r[name]['median_peak_mb']:.0f} MB, test accuracy "
+                         f"{', '.join(f'{a:.4f}' for a in r[name]['test_accuracies'])} |")
+        lines.append(f"| speed-up of the fast recipe | {r['speedup']:.2f}x |")
+    if "startup" in report:
+        s = report["startup"]
+        lines.append(f"| kernel start to `import tensorflow` done | "
+                     f"{s['kernel_to_tensorflow_seconds']:.1f} s (median) |")
+        lines.append(f"| `import course_utils` | {s['import_course_utils_seconds'] * 1000:.0f} ms, "
+                     f"imports TensorFlow: {s['course_utils_imports_tensorflow']} |")
+    if "grading" in report:
+        g = report["grading"]
+        lines.append(f"| grading {g['notebooks']} notebooks ({g['students']} students), --jobs 1 | "
+                     f"{g['jobs1_seconds']:.0f} s, {g['jobs1_seconds_per_notebook']:.1f} s per notebook |")
+        lines.append(f"| same, --jobs 2 | {g['jobs2_seconds']:.0f} s, "
+                     f"{g['jobs2_seconds_per_notebook']:.1f} s per notebook, throughput "
+                     f"x{g['throughput_ratio']:.2f} |")
+    if "binder" in report:
+        b = report["binder"]
+        lines.append(f"| Binder fit: server + {' + '.join(b['notebooks'])} at once | peak "
+                     f"{b['peak_mb']} MB of {b['limit_mb']} MB ({'fits' if b['fits'] else 'DOES NOT FIT'}) |")
+    lines.append(f"| benchmark's own run time | {report['bench_seconds'] / 60:.1f} min |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
