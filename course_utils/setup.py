@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 
 #: The seed every notebook uses unless told otherwise.
@@ -41,12 +42,18 @@ def _native_stderr_silenced() -> Iterator[None]:
 def quiet_tensorflow() -> None:
     """Import TensorFlow without its start-up chatter on standard error.
 
+    Also hides one Keras warning that is wrong for the course's data pipeline (see below).
+
     Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (hide info and warning lines from TensorFlow's C++ code)
     unless the user chose a level, then imports TensorFlow and initialises its devices with
     native standard error silenced, since the first lines are printed before TensorFlow reads
     that variable. Calling it again does nothing more.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Keras warns that fit's default shuffle=True is ignored for a tf.data.Dataset; the
+    # course's datasets (data.batches) shuffle themselves, so the warning is only noise.
+    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed",
+                            category=UserWarning)
     if "tensorflow" in sys.modules and getattr(quiet_tensorflow, "_done", False):
         return
     with _native_stderr_silenced():
