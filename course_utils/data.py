@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import textwrap
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -171,7 +172,8 @@ def load_mnist(path: str | os.PathLike[str] | None = None, *, verbose: bool = Tr
             message = f"MNIST: {_sizes(arrays)} from Keras (~/.keras/datasets)."
         except Exception as error:  # offline, blocked or corrupt cache: fall back, and say so
             arrays = read_mnist_npz(sample_path())
-            reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            reason = textwrap.shorten(str(error) or type(error).__name__, 160,
+                                      placeholder=" ...")
             message = (f"MNIST: Keras could not load the full data set ({reason}); using the "
                        f"sample shipped with the course, {_sizes(arrays)}. Expect accuracy a "
                        f"few points lower than with the full data.")

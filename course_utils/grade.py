@@ -13,7 +13,8 @@ file names of ``notebooks/`` (any subset). The command writes:
 - ``OUT_DIR/problems.csv``: ``student_id,notebook,problem``, the files that could not be graded
   (not a notebook, not valid JSON, a kernel that died for good) and the files that are not
   part of the course;
-- ``OUT_DIR/logs/<student_id>.log``: nbgrader's log for each student.
+- ``OUT_DIR/logs/<student_id>.log``: nbgrader's log for each student (and each worker's
+  standard error beside them).
 
 Why it exists: nbgrader grades one student at a time into one course directory whose SQLite
 gradebook does not take concurrent writers. This command gives each worker process a course
@@ -32,6 +33,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import astuple, dataclass, fields
 from multiprocessing import get_context
@@ -109,11 +111,12 @@ def collect(submissions: Path, known: list[str]) -> tuple[dict[str, list[Path]],
 
 def _unreadable(path: Path) -> str | None:
     import nbformat
+    from nbformat.reader import NotJSONError
 
     try:
         notebook = nbformat.read(path, as_version=4)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return f"not valid JSON ({type(error).__name__}: {error})"
+    except (NotJSONError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        return f"not valid JSON ({textwrap.shorten(str(error), 120, placeholder=' ...')})"
     except Exception as error:  # nbformat raises several types for wrong structure
         return f"not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
     if not any(cell.cell_type == "code" for cell in notebook.cells):
@@ -126,11 +129,20 @@ def _unreadable(path: Path) -> str | None:
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(template: str, work: str, timeout: int) -> None:
-    """Give this worker process a course directory of its own, copied from the template."""
+def _init_worker(template: str, work: str, timeout: int, output: str) -> None:
+    """Give this worker process a course directory of its own, copied from the template.
+
+    The worker's standard error (nbgrader's database warnings, kernels' start-up lines) goes
+    to ``logs/worker-<pid>.stderr`` so the instructor's terminal shows only the progress bar.
+    """
     root = Path(work) / f"worker-{os.getpid()}"
     shutil.copytree(template, root)
     _WORKER.update(root=root, timeout=timeout)
+    logs = Path(output) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stream = open(logs / f"worker-{os.getpid()}.stderr", "w", buffering=1)  # noqa: SIM115
+    os.dup2(stream.fileno(), 2)
+    sys.stderr = stream
 
 
 def _api(root: Path, timeout: int):
@@ -166,8 +178,9 @@ def grade_student(student: str, notebooks: list[str], output: str
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         for name in sorted(Path(p).name for p in notebooks):
             if name not in graded_names:
-                problems.append(Problem(student, name, "nbgrader could not grade it (see "
-                                        f"logs/{student}.log)"))
+                cause = ("the kernel died while running it (does it call exit() or crash "
+                         "Python?)" if "DeadKernelError" in log else "nbgrader could not grade it")
+                problems.append(Problem(student, name, f"{cause}; see logs/{student}.log"))
                 continue
             submission = gradebook.find_submission_notebook(Path(name).stem, ASSIGNMENT,
                                                             student)
@@ -215,7 +228,7 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
         make_template(solutions, template)
         with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"),
                                  initializer=_init_worker,
-                                 initargs=(str(template), work, timeout)) as pool:
+                                 initargs=(str(template), work, timeout, str(output))) as pool:
             futures = {pool.submit(grade_student, student, [str(p) for p in paths],
                                    str(output)): (student, paths)
                        for student, paths in students.items()}

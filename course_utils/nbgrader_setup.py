@@ -53,6 +53,15 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
         "--HistoryManager.hist_file=:memory:",
         f"--IPKernelApp.exec_lines={KERNEL_STARTUP}",
     ]
+    # nbgrader's own sanitising steps, with duplicated graded cells handled (see
+    # course_utils.nbgrader_preprocessors for why).
+    config.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput",
+        "course_utils.nbgrader_preprocessors.DeduplicateGradeIds",
+        "nbgrader.preprocessors.OverwriteKernelspec",
+        "nbgrader.preprocessors.OverwriteCells",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
     # Feedback: scores, the learner's code and messages, but not the hidden test code.
     config.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",

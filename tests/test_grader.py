@@ -2,7 +2,7 @@
 
 One class is graded once (two workers): right answers in several styles get full marks on
 their cell, typical wrong answers lose that cell's points and only those, and broken
-submissions (blank, endless, edited, corrupt, exiting) neither crash nor stop the others.
+submissions (blank, endless, edited, deleted or duplicated tests, corrupt, exiting) neither crash nor stop the others.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ def _student_version(name: str) -> nbformat.NotebookNode:
     return nbformat.read(ROOT / "notebooks" / name, as_version=4)
 
 
+def _grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
 def _answer(notebook: nbformat.NotebookNode, grade_id: str, source: str) -> None:
-    cells = [c for c in notebook.cells
-             if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    cells = [c for c in notebook.cells if _grade_id(c) == grade_id]
     assert len(cells) == 1, grade_id
     cells[0].source = source.strip("\n")
 
@@ -72,10 +75,19 @@ def make_class(root: Path) -> None:
     edited = _model_notebook(answers.BUILD_MODEL_WRONG["hidden_256_units"])
     _answer(edited, "test_build_model", answers.TEST_CELL_EDITED)
     _save(root, "edited-test", MODEL_NB, edited)
-    deleted = _data_notebook(answers.ONE_HOT_WRONG["shifted_by_one"])
-    deleted.cells = [c for c in deleted.cells
-                     if c.metadata.get("nbgrader", {}).get("grade_id") != "test_one_hot"]
+    deleted = _data_notebook(answers.ONE_HOT_RIGHT["eye"])
+    deleted.cells = [c for c in deleted.cells if _grade_id(c) != "test_one_hot"]
     _save(root, "deleted-test", DATA_NB, deleted)
+    for name, source, test_source in (("duplicated-right", answers.ONE_HOT_RIGHT["eye"], None),
+                                      ("duplicated-wrong", answers.ONE_HOT_WRONG["transposed"],
+                                       answers.TEST_CELL_EDITED)):
+        notebook = _data_notebook(source)
+        index = [_grade_id(c) for c in notebook.cells].index("test_one_hot")
+        copy = nbformat.from_dict(notebook.cells[index])
+        copy.id = "copied-test-cell"
+        copy.source = test_source or copy.source
+        notebook.cells.insert(index, copy)  # the copy stands before the original
+        _save(root, name, DATA_NB, notebook)
     (root / "corrupt").mkdir()
     (root / "corrupt" / DATA_NB).write_text('{"cells": [')
     (root / "corrupt" / "notes.ipynb").write_text("{}")
@@ -161,15 +173,25 @@ def test_edited_test_cell_is_restored(graded):
 
 
 def test_deleted_test_cell_scores_zero(graded):
-    key = ("deleted-test", DATA_NB, "test_one_hot")
-    problem = [p for p in graded["problems"] if p["student_id"] == "deleted-test"]
-    assert graded["scores"].get(key, (0.0, 0.0))[0] == 0 or problem
+    # A deleted test cannot pass, even under a right answer: nbgrader scores it zero.
+    assert _cell(graded, "deleted-test", DATA_NB, "test_one_hot") == (0.0, 3.0)
+    score, most = _cell(graded, "deleted-test", DATA_NB, "test_normalize")
+    assert score == most > 0
 
 
-def test_kernel_exit_is_reported_or_zeroed(graded):
-    key = ("exits", DATA_NB, "test_one_hot")
-    problem = [p for p in graded["problems"] if p["student_id"] == "exits"]
-    assert problem or graded["scores"][key][0] == 0
+def test_duplicated_test_cells_are_graded_once(graded):
+    assert _cell(graded, "duplicated-right", DATA_NB, "test_one_hot") == (3.0, 3.0)
+    # A copy edited to `pass` does not rescue a wrong answer: the original test still runs.
+    assert _cell(graded, "duplicated-wrong", DATA_NB, "test_one_hot") == (0.0, 3.0)
+    for student in ("duplicated-right", "duplicated-wrong"):
+        assert _cell(graded, student, DATA_NB, "test_normalize") == (2.0, 2.0)
+
+
+def test_kernel_exit_is_reported_not_zeroed(graded):
+    # nbgrader cannot finish a notebook whose kernel dies: it is reported, never silently zeroed.
+    reported = {(p["student_id"], p["notebook"]): p["problem"] for p in graded["problems"]}
+    assert "kernel died" in reported[("exits", DATA_NB)]
+    assert ("exits", DATA_NB, "test_one_hot") not in graded["scores"]
 
 
 def test_corrupt_and_foreign_files_are_reported(graded):
