@@ -17,8 +17,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers often run as root.
+ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install  ## install everything and open the course in JupyterLab
-	$(RUN) $(BIN)/jupyter lab --notebook-dir=notebooks
+	$(RUN) $(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
 
 test: install  ## install what the tests need and run the whole test suite
 	$(RUN) $(BIN)/python -m pytest
