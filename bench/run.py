@@ -218,20 +218,31 @@ def phase_binder(args: argparse.Namespace, workdir: Path) -> dict:
         ("01_neurons.ipynb", "02_layers.ipynb")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={_free_port()}",
-         "--ServerApp.token=bench", "--ServerApp.ip=127.0.0.1", f"--notebook-dir={workdir}"],
+         "--ServerApp.token=bench", "--ServerApp.ip=127.0.0.1", f"--notebook-dir={workdir}"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(5)
-        with PeakMemory([server.pid, os.getpid()]) as total:
+        if server.poll() is not None:
+            raise RuntimeError("the Jupyter server did not start")
+        # The server's process tree plus each notebook's kernel (added as it starts).
+        with PeakMemory([server.pid]) as total:
             threads, results = [], {}
             for name in names:
                 def work(name: str = name) -> None:
-                    results[name] = run_notebook(ROOT / "solutions" / name, workdir)
+                    try:
+                        results[name] = run_notebook(ROOT / "solutions" / name, workdir,
+                                                     sampler=total)
+                    except Exception as error:  # re-raised below, in the main thread
+                        results[name] = error
 
                 threads.append(threading.Thread(target=work))
                 threads[-1].start()
             for thread in threads:
                 thread.join()
+        failures = [r for r in results.values() if isinstance(r, Exception)]
+        if failures:
+            raise failures[0]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +32,8 @@ def test_make_lab_serves_the_notebooks(tmp_path):
     log = (tmp_path / "lab.log").open("w")
     server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                               env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
-                                   "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")})
+                                   "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
+                              start_new_session=True)  # make and JupyterLab: one group
     try:
         deadline, listing = time.monotonic() + 120, None
         while time.monotonic() < deadline and listing is None:
@@ -48,6 +51,6 @@ def test_make_lab_serves_the_notebooks(tmp_path):
                                     timeout=10) as page:
             assert b"JupyterLab" in page.read()
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
