@@ -10,25 +10,52 @@ a tick, or raises:
 
 The logic of what is right lives in the ``*_problems`` helpers (which return messages); the
 ``check_*`` wrappers only turn those into what the learner sees. The graded notebooks add
-hidden tests of their own after these visible checks. Frames of this module are hidden from
-IPython tracebacks (``__tracebackhide__``), so the learner sees the message, not our internals.
+hidden tests of their own after these visible checks. The learner sees the outcome as a
+short message, not a traceback through this module (see :class:`_Feedback`).
 """
 
 from __future__ import annotations
 
 import math
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 
-class NotAttempted(Exception):
+class _Feedback(Exception):
+    """Base of the check outcomes: IPython shows them as one short message, not a traceback.
+
+    IPython calls ``_render_traceback_`` to display an exception. Ours shows the message
+    (and, when the learner's own code raised, that error's traceback, which points into the
+    learner's code); the frames of this module, which would only distract, are left out.
+    """
+
+    label = "Check failed:"
+
+    def _render_traceback_(self) -> list[str]:
+        lines: list[str] = []
+        cause = self.__cause__
+        if cause is not None:
+            # Start at the learner's frame: the first one is this module's call().
+            start = cause.__traceback__.tb_next if cause.__traceback__ else None
+            lines += "".join(traceback.format_exception(type(cause), cause, start)).splitlines()
+            lines.append("")
+        lines.append(f"\x1b[1;31m\N{BALLOT X} {self.label}\x1b[0m {self}")
+        return lines
+
+
+class NotAttempted(_Feedback):
     """The exercise has not been written yet (it still raises NotImplementedError)."""
 
+    label = "Not attempted yet:"
 
-class Incorrect(AssertionError):
+
+class Incorrect(_Feedback, AssertionError):
     """The exercise runs but gives a wrong answer; the message says what and hints how."""
+
+    label = "Incorrect:"
 
 
 def passed(message: str) -> None:
@@ -39,7 +66,6 @@ def passed(message: str) -> None:
 def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call the learner's ``function``, turning ``NotImplementedError`` into :class:`NotAttempted`
     and any other exception into :class:`Incorrect` with the original error in the message."""
-    __tracebackhide__ = True
     name = getattr(function, "__name__", "your function")
     try:
         return function(*args, **kwargs)
@@ -68,7 +94,6 @@ def _short(value: Any) -> str:
 
 def expect(condition: bool, message: str, hint: str = "") -> None:
     """Raise :class:`Incorrect` with ``message`` (and ``hint``) unless ``condition`` holds."""
-    __tracebackhide__ = True
     if not condition:
         raise Incorrect(message + (f"\nHint: {hint}" if hint else ""))
 
@@ -76,7 +101,6 @@ def expect(condition: bool, message: str, hint: str = "") -> None:
 def expect_array(got: Any, expected: np.ndarray, what: str, hint: str = "",
                  atol: float = 1e-6) -> np.ndarray:
     """Check ``got`` is an array-like of ``expected``'s shape and values (within ``atol``)."""
-    __tracebackhide__ = True
     try:
         array = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
@@ -93,7 +117,6 @@ def expect_array(got: Any, expected: np.ndarray, what: str, hint: str = "",
 
 def check_neuron(neuron: Callable[..., Any]) -> None:
     """Visible check of ``neuron(inputs, weights, bias)``: ReLU of the weighted sum plus bias."""
-    __tracebackhide__ = True
     got = call(neuron, np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0]), 0.5)
     expect(np.ndim(got) == 0, f"neuron should return one number, got {_short(got)}.",
            "np.dot(inputs, weights) is already a single number.")
@@ -112,7 +135,6 @@ def check_neuron(neuron: Callable[..., Any]) -> None:
 
 def check_dense_forward(dense_forward: Callable[..., Any]) -> None:
     """Visible check of ``dense_forward(x, weights, bias)`` = relu(x @ weights + bias)."""
-    __tracebackhide__ = True
     x = np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 1.0]])
     weights = np.array([[1.0, -1.0, 0.5], [0.5, 2.0, -1.0]])
     bias = np.array([0.0, 1.0, -0.5])
@@ -132,7 +154,6 @@ _VECTOR = np.array([-3.0, -0.5, 0.0, 0.5, 4.0])
 
 def check_relu(relu: Callable[..., Any]) -> None:
     """Visible check of ``relu(x)``."""
-    __tracebackhide__ = True
     expect_array(call(relu, _VECTOR), np.maximum(0.0, _VECTOR), f"relu({_short(_VECTOR)})",
                  "negative values become 0, the rest stay: np.maximum(0, x).")
     passed("relu keeps positives and zeroes negatives.")
@@ -140,7 +161,6 @@ def check_relu(relu: Callable[..., Any]) -> None:
 
 def check_sigmoid(sigmoid: Callable[..., Any]) -> None:
     """Visible check of ``sigmoid(x)``."""
-    __tracebackhide__ = True
     expect_array(call(sigmoid, _VECTOR), 1.0 / (1.0 + np.exp(-_VECTOR)),
                  f"sigmoid({_short(_VECTOR)})", "sigmoid(x) = 1 / (1 + exp(-x)).")
     passed("sigmoid squashes every number into (0, 1).")
@@ -148,7 +168,6 @@ def check_sigmoid(sigmoid: Callable[..., Any]) -> None:
 
 def check_softmax(softmax: Callable[..., Any]) -> None:
     """Visible check of ``softmax(x)`` on a vector, a batch and large numbers."""
-    __tracebackhide__ = True
     vector = np.array([1.0, 2.0, 3.0])
     expected = np.exp(vector) / np.exp(vector).sum()
     expect_array(call(softmax, vector), expected, "softmax([1, 2, 3])",
@@ -170,7 +189,6 @@ def check_softmax(softmax: Callable[..., Any]) -> None:
 
 def check_normalize(normalize: Callable[..., Any]) -> None:
     """Visible check of ``normalize(images)``: float32 values 0..1 of the same shape."""
-    __tracebackhide__ = True
     images = np.array([[[0, 51], [255, 102]]], dtype=np.uint8)
     got = call(normalize, images)
     expect(isinstance(got, np.ndarray), f"normalize should return a NumPy array, "
@@ -186,7 +204,6 @@ def check_normalize(normalize: Callable[..., Any]) -> None:
 
 def one_hot_problems(one_hot: Callable[..., Any], labels: Any, num_classes: int = 10) -> None:
     """Raise :class:`Incorrect` unless ``one_hot(labels, num_classes)`` is right for these labels."""
-    __tracebackhide__ = True
     got = call(one_hot, labels, num_classes=num_classes)
     flat = np.asarray(labels).reshape(-1).astype(int)
     expected = np.zeros((flat.size, num_classes))
@@ -206,7 +223,6 @@ def one_hot_problems(one_hot: Callable[..., Any], labels: Any, num_classes: int 
 
 def check_one_hot(one_hot: Callable[..., Any]) -> None:
     """Visible check of ``one_hot(labels, num_classes=10)``."""
-    __tracebackhide__ = True
     one_hot_problems(one_hot, np.array([5]))
     one_hot_problems(one_hot, np.array([0, 3, 9, 3]))
     passed("one_hot turns label 5 into [0 0 0 0 0 1 0 0 0 0], and a batch into one row each.")
@@ -357,7 +373,6 @@ def _name_of(thing: Any) -> str:
 
 def check_build_model(build_model: Callable[[], Any]) -> None:
     """Visible check of ``build_model()`` against the whole reference-model contract."""
-    __tracebackhide__ = True
     model = call(build_model)
     problems = model_problems(model)
     expect(not problems, "build_model's model is not the reference model yet:\n- "
@@ -370,7 +385,6 @@ def check_build_model(build_model: Callable[[], Any]) -> None:
 
 def check_steps_per_epoch(steps_per_epoch: Callable[..., Any]) -> None:
     """Visible check of ``steps_per_epoch(num_examples, batch_size)``."""
-    __tracebackhide__ = True
     got = call(steps_per_epoch, 60000, 32)
     expect(got == 1875, f"steps_per_epoch(60000, 32) gave {got!r}, expected 1875.",
            "each step uses one batch: divide the number of examples by the batch size.")
@@ -385,7 +399,6 @@ def check_steps_per_epoch(steps_per_epoch: Callable[..., Any]) -> None:
 
 def check_accuracy(accuracy: Callable[..., Any]) -> None:
     """Visible check of ``accuracy(probabilities, labels)``."""
-    __tracebackhide__ = True
     probabilities = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5],
                               [0.6, 0.3, 0.1]])
     labels = np.array([1, 0, 1, 2])
@@ -403,7 +416,6 @@ def check_accuracy(accuracy: Callable[..., Any]) -> None:
 def check_predict_digit(predict_digit: Callable[..., Any], model: Any,
                         images: np.ndarray) -> None:
     """Visible check of ``predict_digit(model, image)`` against ``model.predict``."""
-    __tracebackhide__ = True
     expected = np.asarray(model.predict(images[:3], verbose=0)).argmax(axis=1)
     for index in range(3):
         got = call(predict_digit, model, images[index])
@@ -422,7 +434,6 @@ def check_predict_digit(predict_digit: Callable[..., Any], model: Any,
 
 def check_dataset_megabytes(dataset_megabytes: Callable[..., Any]) -> None:
     """Visible check of ``dataset_megabytes(num_images, dtype)``."""
-    __tracebackhide__ = True
     cases = [((60000, "uint8"), 47.04), ((60000, "float32"), 188.16),
              ((60000, "float64"), 376.32)]
     for (count, dtype), expected in cases:

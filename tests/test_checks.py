@@ -123,3 +123,20 @@ def test_model_problems_reports_each_mistake():
     assert checks.compile_problems(no_metric) == [
         "the model does not report accuracy: compile it with metrics=['accuracy']."]
     assert checks.model_problems(models.build_reference_model()) == []
+
+
+def test_outcomes_render_as_a_short_message_in_ipython():
+    try:
+        checks.check_normalize(lambda images: images / 255)
+    except checks.Incorrect as error:
+        lines = error._render_traceback_()
+    assert len(lines) == 1 and "Incorrect:" in lines[0] and "float32" in lines[0]
+
+    def learner_code(inputs, weights, bias):
+        return undefined_name  # noqa: F821 - the learner's bug
+
+    try:
+        checks.check_neuron(learner_code)
+    except checks.Incorrect as error:
+        text = "\n".join(error._render_traceback_())
+    assert "learner_code" in text and "NameError" in text and "course_utils/checks.py" not in text
