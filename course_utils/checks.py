@@ -85,8 +85,8 @@ def _describe_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     if isinstance(value, np.ndarray):
-        if value.size <= 6:
-            return np.array2string(value, separator=", ")
+        if value.size <= 40:
+            return np.array2string(value, separator=", ", precision=4, max_line_width=100)
         return f"<array of shape {value.shape}, dtype {value.dtype}>"
     text = repr(value)
     return text if len(text) <= 40 else f"<{type(value).__name__}>"
