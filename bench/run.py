@@ -147,7 +147,7 @@ def phase_startup(args: argparse.Namespace) -> dict:
     tf_seconds = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        manager, client = start_new_kernel(kernel_name="python3")
+        manager, client = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)
         try:
             reply = client.execute_interactive(
                 "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'; import tensorflow",

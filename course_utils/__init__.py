@@ -1,10 +1,14 @@
 """Helpers for the "Neural Networks in Python" course.
 
 The notebooks stay short by keeping here what is too long or too fiddly to write inline:
-loading MNIST from wherever it is (``data``), the course's figures (``plots``), the
-instant-feedback checks of the exercises (``checks``), the reference model the later
-notebooks build on (``models``), the notebook set-up call (``setup``) and the instructor's
-tools (``build`` and ``grade``).
+
+- for learners: loading and preparing MNIST from wherever it is (``data``), the course's
+  figures (``plots``), the instant-feedback checks of the exercises (``checks``), the
+  reference model the later notebooks build on (``models``) and the notebook set-up call
+  (``setup``);
+- for instructors: the student-version build (``build``) and class grading (``grade``) on
+  nbgrader, configured in one place (``nbgrader_setup``, ``nbgrader_preprocessors``,
+  ``grading_kernel``), and the learner/grader switch (``mode``).
 
 Importing the package does nothing else: it imports no TensorFlow, prints nothing and
 writes no files. Import the module you need, for example ``from course_utils import data``.

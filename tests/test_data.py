@@ -134,12 +134,6 @@ def test_grading_mode_serves_a_fixed_slice(mnist_file, monkeypatch, capsys):
     assert "Grading mode" in capsys.readouterr().out
 
 
-def test_prepared_mnist(tmp_path):
-    (x, y), (xt, yt) = data.load_prepared_mnist(_write_npz(tmp_path / "m.npz"), verbose=False)
-    assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0
-    assert y.shape == (12, 10) and y.dtype == np.float32 and np.all(y.sum(axis=1) == 1)
-
-
 def test_one_hot_labels_and_normalize():
     assert data.one_hot_labels([5])[0].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
     assert data.one_hot_labels(np.array([1, 0]), num_classes=3).tolist() == [[0, 1, 0], [1, 0, 0]]
