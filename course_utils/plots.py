@@ -84,11 +84,12 @@ def plot_history(history: Any, *, title: str | None = None) -> Figure:
 
 
 def plot_prediction(image: np.ndarray, probabilities: Any, *, label: int | None = None,
-                    class_names: Sequence[str] | None = None) -> Figure:
+                    class_names: Sequence[str] | None = None,
+                    title: str | None = None) -> Figure:
     """Show one image beside a bar chart of the ten probabilities the model gives it.
 
     The predicted class's bar is drawn solid and hatched, the others light, so the answer
-    stands out without colour.
+    stands out without colour. ``title``, when given, goes above both.
     """
     probabilities = np.asarray(probabilities, dtype=float).reshape(-1)
     predicted = int(probabilities.argmax())
@@ -109,6 +110,8 @@ def plot_prediction(image: np.ndarray, probabilities: Any, *, label: int | None 
     ax_bars.set_ylabel("probability")
     ax_bars.set_title(f"predicted {names[predicted]} with probability "
                       f"{probabilities[predicted]:.1%}")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

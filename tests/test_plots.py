@@ -49,6 +49,8 @@ def test_plot_prediction():
     assert len(fig.axes) == 2 and len(fig.axes[0].images) == 1
     assert len(fig.axes[1].patches) == 10
     assert "predicted 7" in fig.axes[1].get_title()
+    titled = plots.plot_prediction(IMAGES[0], probabilities, title="Before training")
+    assert titled._suptitle.get_text() == "Before training"
 
 
 def test_confusion_matrix():
