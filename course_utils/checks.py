@@ -202,7 +202,7 @@ def check_normalize(normalize: Callable[..., Any]) -> None:
     passed("normalize scales pixels to float32 values from 0 to 1.")
 
 
-def one_hot_problems(one_hot: Callable[..., Any], labels: Any, num_classes: int = 10) -> None:
+def _expect_one_hot_case(one_hot: Callable[..., Any], labels: Any, num_classes: int = 10) -> None:
     """Raise :class:`Incorrect` unless ``one_hot(labels, num_classes)`` is right for these labels."""
     got = call(one_hot, labels, num_classes=num_classes)
     flat = np.asarray(labels).reshape(-1).astype(int)
@@ -223,8 +223,8 @@ def one_hot_problems(one_hot: Callable[..., Any], labels: Any, num_classes: int 
 
 def check_one_hot(one_hot: Callable[..., Any]) -> None:
     """Visible check of ``one_hot(labels, num_classes=10)``."""
-    one_hot_problems(one_hot, np.array([5]))
-    one_hot_problems(one_hot, np.array([0, 3, 9, 3]))
+    _expect_one_hot_case(one_hot, np.array([5]))
+    _expect_one_hot_case(one_hot, np.array([0, 3, 9, 3]))
     passed("one_hot turns label 5 into [0 0 0 0 0 1 0 0 0 0], and a batch into one row each.")
 
 
