@@ -28,10 +28,10 @@ test: install  ## install what the tests need and run the whole test suite
 	$(RUN) $(BIN)/python -m pytest
 
 student-versions: install  ## rebuild notebooks/ from solutions/
-	$(RUN) $(BIN)/python -m course_utils.build
+	$(RUN) $(BIN)/python -m course_utils.grading.build
 
 check-student-versions: install
-	$(RUN) $(BIN)/python -m course_utils.build --check
+	$(RUN) $(BIN)/python -m course_utils.grading.build --check
 
 bench: install  ## measure notebooks, recipes, start-up, grading and Binder fit
 	$(RUN) $(BIN)/python bench/run.py --json bench/latest.json

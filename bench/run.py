@@ -14,7 +14,7 @@ Phases (all by default):
   seeds in a fresh process: seconds of ``fit``, peak memory, test accuracy; the speed-up;
 - ``startup``: seconds from starting a kernel to ``import tensorflow`` done, and the cost of
   ``import course_utils`` (which must not import TensorFlow), medians of ``--repeats``;
-- ``grading``: seconds per graded notebook with ``python -m course_utils.grade`` at
+- ``grading``: seconds per graded notebook with ``python -m course_utils.grading`` at
   ``--jobs 1`` and ``--jobs 2`` on a generated class of ``--students`` full-course submissions;
 - ``binder``: peak memory of a Jupyter server plus the training and evaluating notebooks'
   kernels running at the same time, against Binder's 2 GB.
@@ -195,7 +195,7 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
     result = {"students": args.students, "notebooks": count}
     for jobs in (1, 2):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "course_utils.grade", str(submissions),
+        subprocess.run([sys.executable, "-m", "course_utils.grading", str(submissions),
                         "--output", str(workdir / f"graded-{jobs}"), "--jobs", str(jobs),
                         "--quiet"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - start

@@ -5,10 +5,9 @@ The notebooks stay short by keeping here what is too long or too fiddly to write
 - for learners: loading and preparing MNIST from wherever it is (``data``), the course's
   figures (``plots``), the instant-feedback checks of the exercises (``checks``), the
   reference model the later notebooks build on (``models``) and the notebook set-up call
-  (``setup``);
-- for instructors: the student-version build (``build``) and class grading (``grade``) on
-  nbgrader, configured in one place (``nbgrader_setup``, ``nbgrader_preprocessors``,
-  ``grading_kernel``), and the learner/grader switch (``mode``).
+  (``setup``), and the learner/grader switch (``mode``);
+- for instructors, in the ``grading`` subpackage, which no learner's kernel imports: the
+  student-version build, class grading on nbgrader and its configuration.
 
 Importing the package does nothing else: it imports no TensorFlow, prints nothing and
 writes no files. Import the module you need, for example ``from course_utils import data``.

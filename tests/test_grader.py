@@ -17,7 +17,7 @@ import pytest
 
 import answers
 from conftest import ROOT
-from course_utils import grade
+from course_utils.grading import grade
 
 DATA_NB = "04_data_and_preprocessing.ipynb"
 MODEL_NB = "05_building_the_model.ipynb"

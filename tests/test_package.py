@@ -1,4 +1,4 @@
-"""Importing course_utils has no side effects: no TensorFlow, no output, no files."""
+"""Importing course_utils has no side effects: no TensorFlow, no grading side, no output, no files."""
 
 import subprocess
 import sys
@@ -10,7 +10,8 @@ def test_import_is_quiet_and_light(tmp_path):
     code = ("import sys, course_utils, course_utils.data, course_utils.plots, "
             "course_utils.checks, course_utils.models, course_utils.setup, course_utils.mode; "
             "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; "
-            "assert 'keras' not in sys.modules, 'Keras was imported'")
+            "assert 'keras' not in sys.modules, 'Keras was imported'; "
+            "assert 'course_utils.grading' not in sys.modules, 'the grading side was imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m course_utils.grade SUBMISSIONS_DIR --output OUT_DIR [--jobs N] [--timeout S]
+    python -m course_utils.grading SUBMISSIONS_DIR --output OUT_DIR [--jobs N] [--timeout S]
 
 ``SUBMISSIONS_DIR`` holds one folder per student, ``<student_id>/<notebook>.ipynb``, with the
 file names of ``notebooks/`` (any subset). The command writes:
@@ -39,9 +39,9 @@ from dataclasses import astuple, dataclass, fields
 from multiprocessing import get_context
 from pathlib import Path
 
-from course_utils.nbgrader_setup import ASSIGNMENT, DEFAULT_TIMEOUT, configure
+from course_utils.grading.settings import ASSIGNMENT, DEFAULT_TIMEOUT, configure
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def grade_student(student: str, notebooks: list[str], output: str
 
 def make_template(solutions: Path, root: Path) -> None:
     """A course directory with the masters and their gradebook, made once and copied."""
-    from course_utils.build import generate
+    from course_utils.grading.build import generate
 
     generate(solutions, root)
 
@@ -215,7 +215,7 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
     """Grade every student in ``submissions``; write the CSVs and feedback into ``output``."""
     from tqdm import tqdm
 
-    from course_utils.build import nbgrader_environment
+    from course_utils.grading.build import nbgrader_environment
 
     students, problems = collect(submissions, course_notebooks(solutions))
     output.mkdir(parents=True, exist_ok=True)
@@ -261,7 +261,7 @@ def _write_csv(path: Path, kind: type, rows: list) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m course_utils.grade",
+        prog="python -m course_utils.grading",
         description="Autograde a class's notebooks with nbgrader into grades.csv and feedback.")
     parser.add_argument("submissions", type=Path,
                         help="folder of <student_id>/<notebook>.ipynb submissions")

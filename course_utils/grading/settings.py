@@ -23,8 +23,8 @@ DEFAULT_TIMEOUT = 60
 #: The stub that replaces a solution in the student version: valid Python that says what to do.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
-#: Code the grading kernel runs before the notebook: see course_utils.grading_kernel.
-KERNEL_STARTUP = "import course_utils.grading_kernel as _g; _g.prepare()"
+#: Code the grading kernel runs before the notebook: see course_utils.grading.kernel.
+KERNEL_STARTUP = "import course_utils.grading.kernel as _g; _g.prepare()"
 
 
 def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
@@ -47,17 +47,17 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
     config.Execute.timeout = timeout
     config.Execute.interrupt_on_timeout = True
     # Minimal tracebacks: feedback shows the failure message, never hidden test lines.
-    # The start-up line makes stderr harmless in grade cells (see grading_kernel).
+    # The start-up line makes stderr harmless in grade cells (see course_utils.grading.kernel).
     config.Execute.extra_arguments = [
         "--InteractiveShell.xmode=Minimal",
         "--HistoryManager.hist_file=:memory:",
         f"--IPKernelApp.exec_lines={KERNEL_STARTUP}",
     ]
     # nbgrader's own sanitising steps, with duplicated graded cells handled (see
-    # course_utils.nbgrader_preprocessors for why).
+    # course_utils.grading.preprocessors for why).
     config.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",
-        "course_utils.nbgrader_preprocessors.DeduplicateGradeIds",
+        "course_utils.grading.preprocessors.DeduplicateGradeIds",
         "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells",
         "nbgrader.preprocessors.CheckCellMetadata",
