@@ -63,22 +63,34 @@ def quiet_tensorflow() -> None:
     quiet_tensorflow._done = True  # type: ignore[attr-defined]
 
 
-def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True) -> None:
+def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True,
+                    deterministic: bool = True) -> None:
     """Seed Python's ``random``, NumPy and (unless told not to) TensorFlow with one number.
 
-    ``keras.utils.set_random_seed`` seeds all three; on a CPU it alone makes training repeat
-    bit for bit across processes. Call it again before each model you want to reproduce.
+    ``keras.utils.set_random_seed`` seeds all three. Seeds fix the random numbers, not the
+    order in which TensorFlow adds up partial sums across threads; with ``deterministic``
+    (the default) TensorFlow's op determinism is switched on as well, so that a seeded
+    training run repeats bit for bit on the same machine, whatever else the machine is
+    doing (``bench/determinism.py`` measures it and its cost). A different processor or
+    TensorFlow build can still round differently: the course checks what its runs promise
+    (thresholds), never their last digits. Call it again before each model you want to
+    reproduce.
 
     Args:
         seed: any non-negative integer.
         tensorflow: also import and seed TensorFlow (notebooks that only use NumPy skip it
             and start in a fraction of the time and memory).
+        deterministic: switch on TensorFlow's op determinism (it stays on for the rest of
+            the process; ``False`` leaves the setting as it is).
     """
     if tensorflow:
         quiet_tensorflow()
         import keras
+        import tensorflow as tf
 
         keras.utils.set_random_seed(seed)
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
     else:
         import random
 
@@ -88,11 +100,14 @@ def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True) -> Non
         np.random.seed(seed)
 
 
-def setup(seed: int = DEFAULT_SEED, *, tensorflow: bool = True) -> None:
+def setup(seed: int = DEFAULT_SEED, *, tensorflow: bool = True,
+          deterministic: bool = True) -> None:
     """Prepare a notebook: quiet TensorFlow, then seed everything with ``seed``.
 
     Args:
         seed: the seed for Python, NumPy and TensorFlow (default 0).
         tensorflow: set False in notebooks that use only NumPy.
+        deterministic: make TensorFlow's operations repeat bit for bit (see
+            ``seed_everything``).
     """
-    seed_everything(seed, tensorflow=tensorflow)
+    seed_everything(seed, tensorflow=tensorflow, deterministic=deterministic)

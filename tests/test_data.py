@@ -49,13 +49,13 @@ def test_environment_variable(tmp_path, capsys, monkeypatch):
     assert "MNIST_PATH" in capsys.readouterr().out
 
 
-def test_full_shared_file(mnist_file, monkeypatch, capsys):
-    monkeypatch.setenv("MNIST_PATH", str(mnist_file))
-    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+def test_full_mnist_is_the_original(full_mnist):
+    (x_train, y_train), (x_test, y_test) = full_mnist
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert x_train.dtype == np.uint8 and x_test.dtype == np.uint8
     assert list(y_train[:10]) == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert list(y_test[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    assert "60,000 training and 10,000 test images" in capsys.readouterr().out
+    assert abs(float(x_train.mean()) / 255 - 0.1307) < 1e-3
 
 
 def test_keras_source(monkeypatch, capsys):
@@ -79,8 +79,8 @@ def test_keras_failing_falls_back_to_shipped_sample(monkeypatch, capsys):
     assert "no network" in out and "sample" in out and "accuracy" in out
 
 
-def test_sample_is_a_real_prefix_of_mnist(mnist_file):
-    (x_full, y_full), (xt_full, yt_full) = data.read_mnist_npz(mnist_file)
+def test_sample_is_a_real_prefix_of_mnist(full_mnist):
+    (x_full, y_full), (xt_full, yt_full) = full_mnist
     (x, y), (xt, yt) = data.read_mnist_npz(data.sample_path())
     assert np.array_equal(x, x_full[:6000]) and np.array_equal(y, y_full[:6000])
     assert np.array_equal(xt, xt_full[:1000]) and np.array_equal(yt, yt_full[:1000])
@@ -91,9 +91,9 @@ def test_missing_file(tmp_path):
         data.load_mnist(tmp_path / "nope.npz")
 
 
-def test_truncated_file(tmp_path, mnist_file):
+def test_truncated_file(tmp_path):
     broken = tmp_path / "mnist.npz"
-    broken.write_bytes(mnist_file.read_bytes()[:100_000])
+    broken.write_bytes(data.sample_path().read_bytes()[:100_000])
     with pytest.raises(data.DataFileError, match=r"truncated or corrupt.*Fix"):
         data.load_mnist(broken)
 
@@ -126,9 +126,9 @@ def test_bad_environment_path_is_an_error_not_a_fallback(tmp_path, monkeypatch):
         data.load_mnist()
 
 
-def test_grading_mode_serves_a_fixed_slice(mnist_file, monkeypatch, capsys):
+def test_grading_mode_serves_a_fixed_slice(monkeypatch, capsys):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    (x_train, y_train), (x_test, y_test) = data.load_mnist(mnist_file)
+    (x_train, y_train), (x_test, y_test) = data.load_mnist(data.sample_path())
     assert len(x_train) == data.GRADING_TRAIN_SIZE and len(x_test) == data.GRADING_TEST_SIZE
     assert list(y_train[:3]) == [5, 0, 4]
     assert "Grading mode" in capsys.readouterr().out
