@@ -1,11 +1,18 @@
-"""The configured nbgrader preprocessor: a copied graded cell no longer sinks a submission."""
+"""The configured nbgrader preprocessors: duplicated graded cells, outputs that quote hidden tests."""
 
 from __future__ import annotations
 
 import nbformat
 from nbgrader.preprocessors import DeduplicateIds
 
-from course_utils.grading.preprocessors import DeduplicateGradeIds
+from course_utils.grading.preprocessors import (
+    HIDDEN_BEGIN,
+    WITHHELD,
+    DeduplicateGradeIds,
+    WithholdHiddenTestOutputs,
+    hidden_test_lines,
+    quoted_lines,
+)
 
 
 def _graded_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
@@ -47,3 +54,55 @@ def test_a_notebook_without_duplicates_is_unchanged():
     before = nbformat.writes(nb)
     after, _ = DeduplicateGradeIds().preprocess(nb, {})
     assert nbformat.writes(after) == before
+
+
+def _test_cell_with_hidden_part() -> nbformat.NotebookNode:
+    cell = _graded_cell(
+        "checks.check_one_hot(one_hot)\n"
+        "### BEGIN HIDDEN TESTS\n"
+        "for _labels, _k in _secret_cases():\n"
+        "    assert np.array_equal(one_hot(_labels, _k), _reference(_labels, _k)), 'wrong'\n"
+        "### END HIDDEN TESTS\n", "test_one_hot")
+    return cell
+
+
+def _withhold(cells: list) -> tuple[nbformat.NotebookNode, dict]:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    return WithholdHiddenTestOutputs().preprocess(nb, {})
+
+
+def test_outputs_quoting_hidden_tests_are_withheld_wherever_they_are():
+    test_cell = _test_cell_with_hidden_part()
+    # A long traceback (the student switched %xmode back) quotes the hidden line, coloured.
+    test_cell.outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", evalue="wrong",
+        traceback=["\x1b[0;31mAssertionError\x1b[0m", "      3 \x1b[38;5;28;01mfor\x1b[39;00m "
+                   "_labels, _k \x1b[38;5;129;01min\x1b[39;00m _secret_cases():"])]
+    printer = nbformat.v4.new_code_cell("print(open('restored.ipynb').read())")
+    printer.outputs = [nbformat.v4.new_output(
+        "stream", name="stdout",
+        text='"### BEGIN HIDDEN TESTS\\n",\n"    assert   np.array_equal(one_hot(_labels, _k),'
+             ' _reference(_labels, _k)), \'wrong\'"')]
+    innocent = nbformat.v4.new_code_cell("print(one_hot([1]))")
+    innocent.outputs = [nbformat.v4.new_output("stream", name="stdout", text="[[0. 1. 0.]]\n"),
+                        nbformat.v4.new_output("error", ename="AssertionError",
+                                               evalue="one_hot puts the 1s in the wrong places",
+                                               traceback=["AssertionError: wrong"])]
+    nb, resources = _withhold([printer, test_cell, innocent])
+    assert nb.cells[0].outputs[0].text == WITHHELD
+    assert nb.cells[1].outputs[0].output_type == "stream"
+    assert nb.cells[1].outputs[0].text == WITHHELD
+    assert nb.cells[2].outputs[0].text == "[[0. 1. 0.]]\n"
+    assert nb.cells[2].outputs[1].evalue == "one_hot puts the 1s in the wrong places"
+    assert resources["nn_python"]["withheld_outputs"] == 2
+    # The hidden source itself is still there for ClearHiddenTests, which runs next.
+    assert HIDDEN_BEGIN in nb.cells[1].source
+
+
+def test_hidden_lines_skip_trivial_lines_and_fold_whitespace():
+    cell = _graded_cell("x = 1\n### BEGIN HIDDEN TESTS\nelse:\n    assert  f(1)   == 2, 'f'\n"
+                        "### END HIDDEN TESTS\nprint('visible part, long enough')", "test_f")
+    assert hidden_test_lines([cell]) == {"assert f(1) == 2, 'f'"}
+    assert quoted_lines("E   assert f(1) == 2, 'f'", {"assert f(1) == 2, 'f'"})
+    assert not quoted_lines("visible part, long enough", hidden_test_lines([cell]))

@@ -1,6 +1,9 @@
-"""An nbgrader preprocessor the course configures in place of one of nbgrader's own.
+"""The nbgrader preprocessors the course configures: nbgrader is configured, never patched.
 
-Why it exists: when a student copies a graded cell, nbgrader 0.9's ``DeduplicateIds`` empties
+``DeduplicateGradeIds`` replaces nbgrader's ``DeduplicateIds`` while autograding;
+``WithholdHiddenTestOutputs`` runs before ``ClearHiddenTests`` while feedback is generated.
+
+Why the first exists: when a student copies a graded cell, nbgrader 0.9's ``DeduplicateIds`` empties
 the copy's ``nbgrader`` metadata (``{}``) instead of removing it, and its own metadata check
 then rejects the notebook as "an old version of the nbgrader metadata format", so the whole
 submission goes ungraded (nbgrader issue #1083, still open). This subclass keeps nbgrader's
@@ -12,8 +15,11 @@ itself is not modified.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import nbformat
+from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
 from nbgrader.preprocessors import DeduplicateIds
 
@@ -32,3 +38,85 @@ class DeduplicateGradeIds(DeduplicateIds):
         else:
             self.grade_ids.add(grade_id)
         return cell, resources
+
+
+#: nbgrader's markers around the hidden part of a test cell.
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+#: Hidden lines shorter than this (``else:``, ``)``) say nothing about the tests; ignore them.
+MIN_LINE_CHARS = 12
+#: What a learner sees in place of an output that quoted the hidden tests.
+WITHHELD = ("[This output was withheld from the feedback because it quoted the hidden tests. "
+            "Your instructor can see it.]\n")
+
+
+def _normal(text: str) -> str:
+    """Whitespace folded to single spaces, so layout changes do not hide a quoted line."""
+    return " ".join(text.split())
+
+
+def hidden_test_lines(cells: Any) -> set[str]:
+    """The lines between the hidden-test markers of ``cells``, normalised, trivial ones dropped."""
+    lines: set[str] = set()
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        inside = False
+        for line in str(cell.get("source", "")).splitlines():
+            if HIDDEN_BEGIN in line:
+                inside = True
+            elif HIDDEN_END in line:
+                inside = False
+            elif inside and len(_normal(line)) >= MIN_LINE_CHARS:
+                lines.add(_normal(line))
+    return lines
+
+
+def quoted_lines(text: str, lines: set[str]) -> list[str]:
+    """Which of ``lines`` (or a marker) appear in ``text``, whatever its whitespace."""
+    flat = _normal(text)
+    found = sorted(line for line in lines if line in flat)
+    found += [marker for marker in (HIDDEN_BEGIN, HIDDEN_END) if marker in text]
+    return found
+
+
+def _output_text(output: Any) -> str:
+    parts = [str(output.get("text", ""))]
+    parts += [str(line) for line in output.get("traceback", [])]
+    parts += [str(output.get("evalue", ""))]
+    for value in output.get("data", {}).values():
+        parts.append(value if isinstance(value, str) else str(value))
+    return "\n".join(parts)
+
+
+class WithholdHiddenTestOutputs(Preprocessor):
+    """Replace every output that quotes a hidden-test line before feedback is written.
+
+    Why it exists: ``ClearHiddenTests`` removes the hidden tests from the test cells' source,
+    but a submission can still make them appear in an *output*: switching IPython back to
+    long tracebacks (``%xmode``), printing the restored notebook it finds on disk, or
+    inspecting the running cell. Blocking each trick would never end, so this step looks
+    at what would be shown instead: it collects the hidden lines from the notebook's own
+    test cells (it runs before ``ClearHiddenTests``) and withholds any output, in any cell,
+    that contains one of them or a marker, ANSI colour codes and whitespace notwithstanding.
+    """
+
+    def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        lines = hidden_test_lines(nb.cells)
+        withheld = 0
+        for cell in nb.cells:
+            if cell.get("cell_type") != "code":
+                continue
+            for index, output in enumerate(cell.get("outputs", [])):
+                if quoted_lines(_strip_ansi(_output_text(output)), lines):
+                    cell.outputs[index] = nbformat.v4.new_output(
+                        "stream", name="stdout", text=WITHHELD)
+                    withheld += 1
+        if withheld:
+            self.log.warning("Withheld %d output(s) that quoted hidden tests.", withheld)
+        resources.setdefault("nn_python", {})["withheld_outputs"] = withheld
+        return nb, resources
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)

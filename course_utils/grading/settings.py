@@ -65,6 +65,9 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
     # Feedback: scores, the learner's code and messages, but not the hidden test code.
     config.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
+        # Any output that quotes a hidden test is withheld first (see
+        # course_utils.grading.preprocessors); then the hidden tests leave the source.
+        "course_utils.grading.preprocessors.WithholdHiddenTestOutputs",
         "nbgrader.preprocessors.ClearHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
