@@ -5,6 +5,7 @@ Usage::
     python -m course_utils.grading.lms collect {canvas,moodle,exchange} SOURCE --output SUBMISSIONS
     python -m course_utils.grading.lms totals GRADES_CSV --format {canvas,moodle} --output FILE
         [--students SUBMISSIONS/students.csv] [--scale {points,percent}]
+    python -m course_utils.grading.lms feedback GRADED --course COURSE_DIR [--assignment NAME]
 
 Why it exists: the class-grading command (``python -m course_utils.grading``) reads one folder
 per student, ``<student_id>/<notebook>.ipynb``, and writes ``grades.csv`` with one row per test
@@ -28,6 +29,10 @@ cell. A class rarely hands work in that way, and a gradebook never wants one row
   grading worksheet (``Identifier`` as ``Participant <id>``, ``Full name``, the notebook
   columns, ``Grade`` and ``Maximum Grade``), which Moodle's gradebook CSV import also reads
   (map ``Identifier`` or ``Full name`` to the user).
+- ``feedback`` puts the grader's ``GRADED/feedback/<student>/<notebook>.html`` where nbgrader's
+  ``release_feedback`` looks for it in a course directory (``feedback/<student>/<assignment>/``,
+  with the ``timestamp.txt`` and ``submission_secret.txt`` of the collected submission), so
+  students fetch it from the exchange without a second grading run.
 
 A notebook a student did not hand in scores zero in the totals; its maximum still counts.
 """
@@ -154,6 +159,28 @@ def _write_students(path: Path, placed: list[Collected], source: str) -> None:
             writer.writerow([student, names[student], source])
 
 
+def place_feedback(graded: Path, course: Path, assignment: str) -> list[Path]:
+    """Copy the grader's feedback into ``course/feedback/<student>/<assignment>/`` for release.
+
+    Only students whose collected submission is in ``course/submitted/<student>/<assignment>/``
+    get feedback placed: nbgrader needs that submission's timestamp and secret to hand the
+    feedback to its author only. Returns the HTML files placed.
+    """
+    placed = []
+    for folder in sorted(p for p in (graded / "feedback").glob("*") if p.is_dir()):
+        submitted = course / "submitted" / folder.name / assignment
+        if not (submitted / "submission_secret.txt").is_file():
+            continue
+        target = course / "feedback" / folder.name / assignment
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("timestamp.txt", "submission_secret.txt"):
+            shutil.copyfile(submitted / name, target / name)
+        for html in sorted(folder.glob("*.html")):
+            shutil.copyfile(html, target / html.name)
+            placed.append(target / html.name)
+    return placed
+
+
 # --- grades out ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -257,7 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     give.add_argument("--scale", choices=["points", "percent"], default="points")
     give.add_argument("--students", type=Path, help="students.csv written by collect (names)")
     give.add_argument("--output", type=Path, required=True)
+    back = commands.add_parser("feedback", help="the grader's feedback into a course directory")
+    back.add_argument("graded", type=Path, help="the --output folder of the grading command")
+    back.add_argument("--course", type=Path, required=True, help="the nbgrader course directory")
+    back.add_argument("--assignment", default=None, help="nbgrader assignment (default: the course's)")
     args = parser.parse_args(argv)
+    if args.command == "feedback":
+        from course_utils.grading.settings import ASSIGNMENT
+
+        placed = place_feedback(args.graded, args.course, args.assignment or ASSIGNMENT)
+        print(f"Placed {len(placed)} feedback files in {args.course / 'feedback'}; "
+              f"now run `nbgrader release_feedback {args.assignment or ASSIGNMENT}` there.")
+        return 0 if placed else 2
     if args.command == "collect":
         try:
             placed, skipped = collect(args.source, args.download, args.output)
