@@ -66,17 +66,24 @@ def moodle_zip(tmp_path: Path) -> Path:
 
 def test_canvas_download_lands_in_the_grader_layout(canvas_zip: Path, tmp_path: Path):
     out = tmp_path / "submissions"
-    placed, skipped = lms.collect("canvas", canvas_zip, out)
+    result = _run("collect", "canvas", str(canvas_zip), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "skipped (not a canvas notebook name): hopper_grace_notes.txt" in result.stderr
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ipynb")) == [
         f"12345/{NB1}", f"12345/{NB4}", f"23456/{NB4}"]
     assert _marker(out / "12345" / NB4) == "ada third"  # the latest re-submission wins
     assert _marker(out / "23456" / NB4) == "alan late"
-    assert skipped == ["hopper_grace_notes.txt"]
     with (out / "students.csv").open() as handle:
         assert list(csv.DictReader(handle)) == [
             {"student_id": "12345", "name": "lovelaceada", "source": "canvas"},
             {"student_id": "23456", "name": "turingalan", "source": "canvas"}]
-    assert {p.student_id for p in placed} == {"12345", "23456"}
+
+
+def test_names_from_the_download_are_kept(canvas_zip: Path, tmp_path: Path):
+    placed, skipped = lms.collect("canvas", canvas_zip, tmp_path / "s")
+    assert {(p.student_id, p.name) for p in placed} == {("12345", "lovelaceada"),
+                                                        ("23456", "turingalan")}
+    assert skipped == ["hopper_grace_notes.txt"]
 
 
 def test_moodle_download_lands_in_the_grader_layout(moodle_zip: Path, tmp_path: Path):
@@ -154,10 +161,11 @@ def test_moodle_gradebook_in_percent(tmp_path: Path):
     grades = tmp_path / "grades.csv"
     grades.write_text(GRADES)
     out = tmp_path / "moodle.csv"
-    lms.write_gradebook(lms.read_totals(grades), out, format="moodle", scale="percent",
-                        names={"23456": "Alan Turing"})
+    result = _run("totals", str(grades), "--format", "moodle", "--scale", "percent",
+                  "--output", str(out))
+    assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(out.open()))
-    assert rows[1] == {"Identifier": "Participant 23456", "Full name": "Alan Turing",
+    assert rows[1] == {"Identifier": "Participant 23456", "Full name": "23456",
                        "01_neurons (%)": "0", "04_data_and_preprocessing (%)": "40",
                        "Grade": "28.57", "Maximum Grade": "100"}
     assert rows[0]["Grade"] == "100"
