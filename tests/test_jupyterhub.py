@@ -331,6 +331,9 @@ def classroom() -> Iterator[dict]:
     if not (BIN / "jupyterhub").exists():
         pytest.fail(f"jupyterhub is not installed in {BIN}: pip install jupyterhub "
                     "jupyterhub-idle-culler (.ci/run does)")
+    if not _reachable(ROOT / "solutions"):
+        pytest.fail(f"the checkout {ROOT} is not readable by other users, and the class's "
+                    "servers run as its users: check it out under a world-readable folder")
     started = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="nn-python-hub-"))
     base.chmod(0o755)
