@@ -461,7 +461,9 @@ c.JupyterHub.load_roles.append({{"name": "classroom-test",
                     assert response.status_code == 200, item["path"]
                     feedback[item["name"]] = response.text
             saw[student]["feedback"] = feedback
-            transcript.append(f"[{student}] fetched feedback: {sorted(feedback)}")
+            scores = {name: "/".join(m.groups()) for name, html in sorted(feedback.items())
+                      if (m := re.search(r"\(Score: ([\d.]+) / ([\d.]+)\)", html))}
+            transcript.append(f"[{student}] fetched feedback, scores {scores}")
         transcript.append(f"[all] done in {time.monotonic() - started:.1f} s")
         print("\n".join(transcript))
         yield {"saw": saw, "grades": grades, "gradebook": gradebook,
