@@ -1,4 +1,4 @@
-"""JupyterHub on one machine with local (system) accounts, for a class of up to about 60.
+"""JupyterHub on one machine with local (system) accounts, for a class of up to about 40.
 
 Copy to /etc/jupyterhub/jupyterhub_config.py and run `jupyterhub -f` on it as root (see
 docs/instructors.md). Everyone logs in with their system account (PAM); each user's server is
@@ -23,8 +23,8 @@ c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
 # A training kernel peaks at about 1.0 GB (bench/README.md). LocalProcessSpawner does not enforce
 # limits; they are recorded here for spawners that do (systemdspawner, KubeSpawner).
-c.Spawner.mem_limit = "2G"
-c.Spawner.mem_guarantee = "1G"
+c.Spawner.mem_limit = "2.5G"
+c.Spawner.mem_guarantee = "1.2G"
 # Loading TensorFlow on a busy machine is slow: give a server two minutes to come up.
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
