@@ -332,3 +332,19 @@ def test_checkpoints_and_hidden_folders_are_ignored(tmp_path):
     assert len(found.ignored) == 2
     assert [(p.student_id, p.notebook) for p in found.problems] == [("alice", "notes.txt")]
     assert not os.path.exists(tmp_path / "alice" / "planted.txt")
+
+
+def test_a_crashed_job_costs_only_its_own_file(tmp_path):
+    # The child process grading one notebook dies (here: its files are missing): the file is
+    # reported, and the caller goes on (the queue is threads waiting on child processes).
+    import queue
+
+    slots: queue.Queue = queue.Queue()
+    slots.put(0)
+    job = grade.Job("dora", "s0001", NEURONS, str(tmp_path / "missing.ipynb"))
+    grades, problems = grade._job_in_child(job, 0, tmp_path / "no-template", tmp_path,
+                                           tmp_path / "out", grade.Options(), slots)
+    assert grades == []
+    assert [(p.student_id, p.notebook) for p in problems] == [("dora", "missing.ipynb")]
+    assert "grading this notebook failed (exit status 1)" in problems[0].problem
+    assert slots.qsize() == 1  # the slot is handed back for the next job
