@@ -151,6 +151,8 @@ def graded(tmp_path_factory):
     _save(submissions / "crash", DATA_NB, _notebook(DATA_NB, answers.KERNEL_EXIT))
     _save(submissions / "hog", NEURONS, _notebook(
         NEURONS, RIGHT_NEURON + "\nhog = np.ones(3 * 2**30, dtype=np.uint8)  # 3 GiB\n"))
+    _save(submissions / "endless", NEURONS, _notebook(
+        NEURONS, RIGHT_NEURON + "\nwhile True:  # stopped by the cell timeout\n    pass\n"))
     _save(submissions / "net", NEURONS, _notebook(NEURONS, _attack(_net_attack(listener.port))))
     _save(submissions / "reader", NEURONS, _notebook(
         NEURONS, _attack(_read_attack(ROOT / "solutions" / NEURONS, alice))))
@@ -227,6 +229,12 @@ def test_memory_hog_is_capped_and_reported(graded):
     assert _full(graded, "hog")  # the answer defined before the hog is still graded
 
 
+def test_endless_cell_is_interrupted_inside_the_sandbox(graded):
+    # The timeout interrupts the cell (the kernel survives) and the notebook is still graded.
+    assert "ran longer than 30 s" in graded["problems"][("endless", NEURONS)]
+    assert _full(graded, "endless")
+
+
 def test_no_network(graded):
     assert _full(graded, "net")
     assert graded["listener"].accepted == 0
@@ -255,7 +263,7 @@ def test_lms_names_and_odd_student_folders_are_graded(graded):
 def test_every_file_is_accounted_for(graded):
     # Every non-hidden file ends in grades.csv or problems.csv; hidden ones are not students.
     students = {k[0] for k in graded["scores"]} | {k[0] for k in graded["problems"]}
-    assert students == {"alice", "crash", "hog", "net", "reader", "writer", "forker", "carol ",
+    assert students == {"alice", "crash", "hog", "endless", "net", "reader", "writer", "forker", "carol ",
                         "bob [2]", "erin"}
 
 

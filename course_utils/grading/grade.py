@@ -49,7 +49,8 @@ from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 
 from course_utils.grading import sandbox as sandboxing
-from course_utils.grading.settings import ASSIGNMENT, DEFAULT_TIMEOUT, configure
+from course_utils.grading.settings import (ASSIGNMENT, DEFAULT_TIMEOUT, configure,
+                                           use_sandbox_kernel)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -245,11 +246,7 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
         spec = sandboxing.SandboxSpec(scratch, runtime, options.memory_mb, options.max_processes,
                                    slot)
         os.environ["JUPYTER_PATH"] = str(sandboxing.write_kernelspec(spec, work / "jupyter"))
-        config.Execute.kernel_name = sandboxing.KERNEL_NAME
-        # No network in the sandbox: the kernel and nbgrader talk over ipc socket files.
-        config.KernelManager.transport = "ipc"
-        config.KernelManager.connection_file = str(runtime / "kernel.json")
-        config.KernelManager.ip = str(runtime / "kernel")
+        use_sandbox_kernel(config, sandboxing.KERNEL_NAME, runtime)
     api = NbGraderAPI(config=config)
     result = api.autograde(ASSIGNMENT, job.internal_id, force=True)
     log = f"== autograde ==\n{result.get('log', '')}\n{result.get('error', '')}\n"

@@ -170,7 +170,10 @@ def write_kernelspec(spec: SandboxSpec, folder: Path) -> Path:
         "argv": [*bwrap_command(spec), "-f", "{connection_file}"],
         "display_name": "Python 3 (grading sandbox)",
         "language": "python",
-        "interrupt_mode": "signal",
+        # A SIGINT to the kernel's process group would reach bubblewrap first and end the
+        # sandbox: interrupt (nbgrader's timeout) by a message, which ipykernel turns into
+        # a SIGINT to itself inside the sandbox.
+        "interrupt_mode": "message",
         "metadata": {"debugger": False},
     }
     (target / "kernel.json").write_text(json.dumps(kernel, indent=1))
