@@ -15,7 +15,8 @@ Phases (all by default):
 - ``startup``: seconds from starting a kernel to ``import tensorflow`` done, and the cost of
   ``import course_utils`` (which must not import TensorFlow), medians of ``--repeats``;
 - ``grading``: seconds per graded notebook with ``python -m course_utils.grading`` at
-  ``--jobs 1`` and ``--jobs 2`` on a generated class of ``--students`` full-course submissions;
+  ``--jobs 1`` and ``--jobs 2`` on a generated class of ``--students`` full-course submissions,
+  and at ``--jobs 1 --no-sandbox``: the sandbox's cost per notebook is the difference;
 - ``binder``: peak memory of a Jupyter server plus the training and evaluating notebooks'
   kernels running at the same time, against Binder's 2 GB.
 
@@ -190,19 +191,32 @@ def make_class(folder: Path, students: int, notebooks: str) -> int:
 
 
 def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
+    """Grade one class at --jobs 1 and 2 (sandbox as default), and at --jobs 1 unsandboxed."""
+    from course_utils.grading.sandbox import availability
+
     submissions = workdir / "class"
     count = make_class(submissions, args.students, args.notebooks)
-    result = {"students": args.students, "notebooks": count}
-    for jobs in (1, 2):
+    result = {"students": args.students, "notebooks": count,
+              "sandbox_available": availability()[0]}
+    for key, jobs, extra in (("jobs1", 1, []), ("jobs2", 2, []),
+                             ("jobs1_no_sandbox", 1, ["--no-sandbox"])):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "course_utils.grading", str(submissions),
-                        "--output", str(workdir / f"graded-{jobs}"), "--jobs", str(jobs),
-                        "--quiet"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        done = subprocess.run([sys.executable, "-m", "course_utils.grading", str(submissions),
+                               "--output", str(workdir / f"graded-{key}"), "--jobs", str(jobs),
+                               "--quiet", *extra], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
-        result[f"jobs{jobs}_seconds"] = round(seconds, 1)
-        result[f"jobs{jobs}_seconds_per_notebook"] = round(seconds / count, 2)
-        print(f"  --jobs {jobs}: {seconds:.1f} s for {count} notebooks", flush=True)
+        if done.returncode not in (0, 1):  # 1: some notebooks listed in problems.csv
+            raise RuntimeError(f"grading failed (exit status {done.returncode})")
+        problems = (workdir / f"graded-{key}" / "problems.csv").read_text().count("\n") - 1
+        result[f"{key}_seconds"] = round(seconds, 1)
+        result[f"{key}_seconds_per_notebook"] = round(seconds / count, 2)
+        result[f"{key}_problems"] = problems
+        print(f"  --jobs {jobs} {' '.join(extra)}: {seconds:.1f} s for {count} notebooks, "
+              f"{problems} problem(s)", flush=True)
     result["throughput_ratio"] = round(result["jobs1_seconds"] / result["jobs2_seconds"], 2)
+    result["sandbox_seconds_per_notebook"] = round(
+        result["jobs1_seconds_per_notebook"] - result["jobs1_no_sandbox_seconds_per_notebook"], 2)
     return result
 
 
@@ -336,6 +350,10 @@ def format_table(report: dict) -> str:
         lines.append(f"| same, --jobs 2 | {g['jobs2_seconds']:.0f} s, "
                      f"{g['jobs2_seconds_per_notebook']:.1f} s per notebook, throughput "
                      f"x{g['throughput_ratio']:.2f} |")
+        lines.append(f"| same as --jobs 1 with --no-sandbox | {g['jobs1_no_sandbox_seconds']:.0f} s, "
+                     f"{g['jobs1_no_sandbox_seconds_per_notebook']:.1f} s per notebook; the "
+                     f"sandbox costs {g['sandbox_seconds_per_notebook']:+.2f} s per notebook "
+                     f"(sandbox available: {g['sandbox_available']}) |")
     if "binder" in report:
         b = report["binder"]
         lines.append(f"| Binder fit: server + {' + '.join(b['notebooks'])} at once | peak "

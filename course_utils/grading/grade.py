@@ -1,27 +1,34 @@
-"""Grade a whole class with nbgrader, in parallel, into one CSV and per-student feedback.
+"""Grade a whole class with nbgrader, one notebook at a time, into one CSV and feedback.
 
 Usage::
 
     python -m course_utils.grading SUBMISSIONS_DIR --output OUT_DIR [--jobs N] [--timeout S]
+        [--sandbox | --no-sandbox] [--memory-mb MB] [--max-processes N]
 
 ``SUBMISSIONS_DIR`` holds one folder per student, ``<student_id>/<notebook>.ipynb``, with the
-file names of ``notebooks/`` (any subset). The command writes:
+file names of ``notebooks/`` (any subset; spellings of LMS downloads such as
+``04_DATA_AND_PREPROCESSING.IPYNB``, ``04_data_and_preprocessing (1).ipynb`` or
+``04_data_and_preprocessing.ipynb.txt`` are recognised). The command writes:
 
 - ``OUT_DIR/grades.csv``: ``student_id,notebook,grade_id,score,max_score``, one row per
-  autograded test cell of every graded notebook;
+  autograded test cell of every graded notebook (``notebook`` is the course's name for it);
 - ``OUT_DIR/feedback/<student_id>/<notebook>.html``: nbgrader's feedback, without hidden tests;
-- ``OUT_DIR/problems.csv``: ``student_id,notebook,problem``, the files that could not be graded
-  (not a notebook, not valid JSON, a kernel that died for good) and the files that are not
-  part of the course;
-- ``OUT_DIR/logs/<student_id>.log``: nbgrader's log for each student (and each worker's
-  standard error beside them).
+- ``OUT_DIR/problems.csv``: ``student_id,notebook,problem``, every submitted file that could not
+  be graded or was graded with trouble (a kernel that died, a cell that timed out or ran out of
+  memory), with the reason;
+- ``OUT_DIR/logs/<student_id>/<notebook>.log``: nbgrader's log for each graded file.
 
-Why it exists: nbgrader grades one student at a time into one course directory whose SQLite
-gradebook does not take concurrent writers. This command gives each worker process a course
-directory of its own (made from the masters once, then copied), runs nbgrader's own autograde
-and feedback there, and merges the per-worker gradebooks into one CSV. One student's broken
-or endless notebook never stops the others: cells are interrupted after ``--timeout`` seconds
-and score zero, as nbgrader scores any failing cell.
+Exit status: 0 when every submitted file was graded without trouble, 1 when some files are
+listed in ``problems.csv``, 2 when nothing could be graded or the arguments are wrong.
+
+Why it exists: nbgrader grades one student's whole assignment in one course directory, and
+0.9 drops the student's every notebook when one of them kills its kernel. Here every
+(student, notebook) pair is its own job: a fresh copy of the course directory (masters and
+gradebook), nbgrader's own autograde and feedback on that one notebook, run in a child process
+of its own, so a kernel that dies, a timeout, a memory blow-up or even a crashed job costs that
+notebook only. Student code runs in a bubblewrap sandbox by default (see
+``course_utils.grading.sandbox``). Students get safe internal ids (``s0001``), because nbgrader
+globs and strips ids; the CSVs keep the folder names.
 """
 
 from __future__ import annotations
@@ -30,16 +37,20 @@ import argparse
 import csv
 import json
 import os
+import queue
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import astuple, dataclass, fields
-from multiprocessing import get_context
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 
-from course_utils.grading.settings import ASSIGNMENT, DEFAULT_TIMEOUT, configure
+from course_utils.grading import sandbox as sandboxing
+from course_utils.grading.settings import (ASSIGNMENT, DEFAULT_TIMEOUT, configure,
+                                           use_sandbox_kernel)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,9 +60,9 @@ class CellGrade:
     """One autograded test cell of one student's notebook: a row of ``grades.csv``."""
 
     student_id: str
-    """The student's folder name in the submissions directory."""
+    """The student's folder name in the submissions directory, exactly as it is."""
     notebook: str
-    """The notebook's file name, for example ``04_data_and_preprocessing.ipynb``."""
+    """The course's name of the notebook, for example ``04_data_and_preprocessing.ipynb``."""
     grade_id: str
     """nbgrader's id of the test cell, ``test_<exercise>``."""
     score: float
@@ -62,18 +73,58 @@ class CellGrade:
 
 @dataclass(frozen=True)
 class Problem:
-    """A submitted file that could not be graded: a row of ``problems.csv``."""
+    """A submitted file that could not be graded, or was graded with trouble."""
 
     student_id: str
-    """The student's folder name."""
+    """The student's folder name (empty for a file outside any student folder)."""
     notebook: str
-    """The file name as submitted."""
+    """The file name as submitted (its path below the student's folder)."""
     problem: str
     """What is wrong, in one line."""
 
 
+@dataclass(frozen=True)
+class Job:
+    """One submitted notebook to grade on its own."""
+
+    student_id: str
+    """The student's folder name, as it is."""
+    internal_id: str
+    """The id nbgrader sees: safe for its globs (``s0001``)."""
+    notebook: str
+    """The course's name of the notebook."""
+    path: str
+    """The submitted file."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How every job is graded."""
+
+    timeout: int = DEFAULT_TIMEOUT
+    """Seconds a cell may run."""
+    sandbox: bool = True
+    """Run the kernel in the bubblewrap sandbox."""
+    memory_mb: int = sandboxing.DEFAULT_MEMORY_MB
+    """Memory cap of a sandboxed kernel, in MiB."""
+    max_processes: int = sandboxing.DEFAULT_MAX_PROCESSES
+    """Process cap of a sandboxed kernel."""
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What was found under the submissions folder."""
+
+    jobs: list[Job]
+    """Notebooks to grade."""
+    problems: list[Problem]
+    """Files that will not be graded, with the reason."""
+    ignored: list[str]
+    """Hidden files and folders and notebook checkpoints that were left out."""
+
+
 class UsageError(Exception):
-    """The submissions cannot be used at all (the message says why)."""
+    """The arguments or the submissions cannot be used at all (the message says why)."""
 
 
 # --- finding the submissions -----------------------------------------------------------------
@@ -83,30 +134,74 @@ def course_notebooks(solutions: Path) -> list[str]:
     return sorted(p.name for p in solutions.glob("[0-9][0-9]_*.ipynb"))
 
 
-def collect(submissions: Path, known: list[str]) -> tuple[dict[str, list[Path]], list[Problem]]:
-    """Find each student's gradable notebooks, and the files that cannot be graded."""
+_LMS_NAME = re.compile(r"^(?P<stem>.+?)(?:\s*\(\d+\))?\.ipynb(?:\.txt)?$", re.IGNORECASE)
+
+
+def match_notebook(file_name: str, known: list[str]) -> str | None:
+    """The course notebook a submitted file name stands for, or None.
+
+    Accepts the spellings of LMS downloads: any letter case, a `` (1)`` copy suffix, and a
+    ``.txt`` added after ``.ipynb``.
+    """
+    found = _LMS_NAME.match(file_name.strip())
+    if not found:
+        return None
+    stem = found["stem"].strip().lower()
+    return next((name for name in known if name[:-len(".ipynb")].lower() == stem), None)
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def collect(submissions: Path, known: list[str]) -> Collected:
+    """Find every file under ``submissions``: each becomes a job, a problem, or is ignored."""
     if not submissions.is_dir():
         raise UsageError(f"{submissions} is not a folder of student folders.")
-    students: dict[str, list[Path]] = {}
+    jobs: list[Job] = []
     problems: list[Problem] = []
-    for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
-        for path in sorted(folder.iterdir()):
-            if path.suffix != ".ipynb":
+    ignored: list[str] = []
+    folders = []
+    for path in sorted(submissions.iterdir()):
+        if path.name.startswith("."):
+            ignored.append(path.name)
+        elif path.is_dir():
+            folders.append(path)
+        else:
+            problems.append(Problem("", path.name, "not inside a student folder"))
+    for number, folder in enumerate(folders, start=1):
+        internal = f"s{number:04d}"
+        chosen: dict[str, Path] = {}
+        for path in sorted(p for p in folder.rglob("*") if not p.is_dir()):
+            relative = path.relative_to(folder)
+            if _hidden(relative):
+                ignored.append(str(path.relative_to(submissions)))
                 continue
-            if path.name not in known:
-                problems.append(Problem(folder.name, path.name,
-                                        "not a notebook of this course (check the file name)"))
+            name = str(relative)
+            if len(relative.parts) > 1:
+                problems.append(Problem(folder.name, name, "inside a subfolder: put course "
+                                        "notebooks directly in the student's folder"))
+                continue
+            notebook = match_notebook(path.name, known)
+            if notebook is None:
+                problems.append(Problem(folder.name, name, "not a notebook of this course "
+                                        "(check the file name)"))
                 continue
             reason = _unreadable(path)
             if reason:
-                problems.append(Problem(folder.name, path.name, reason))
+                problems.append(Problem(folder.name, name, reason))
                 continue
-            students.setdefault(folder.name, []).append(path)
-    if not students:
-        raise UsageError(
-            f"no gradable notebooks in {submissions}: expected <student_id>/<notebook>.ipynb "
-            f"with the names of the course's notebooks ({', '.join(known[:2])}, ...).")
-    return students, problems
+            if notebook in chosen:
+                # Two files are the same notebook: grade the newest (a later LMS download).
+                older, newer = sorted([chosen[notebook], path], key=lambda p: p.stat().st_mtime)
+                chosen[notebook] = newer
+                problems.append(Problem(folder.name, older.name, f"another file of this student "
+                                        f"is also {notebook}: graded {newer.name} instead"))
+            else:
+                chosen[notebook] = path
+        jobs += [Job(folder.name, internal, notebook, str(path))
+                 for notebook, path in sorted(chosen.items())]
+    return Collected(jobs, problems, ignored)
 
 
 def _unreadable(path: Path) -> str | None:
@@ -124,80 +219,141 @@ def _unreadable(path: Path) -> str | None:
     return None
 
 
-# --- one worker ------------------------------------------------------------------------------
+# --- one job, in a child process of its own ----------------------------------------------------
 
-_WORKER: dict[str, object] = {}
+def grade_job(job: Job, template: Path, work: Path, output: Path, options: Options,
+              slot: int = 0) -> tuple[list[CellGrade], list[Problem]]:
+    """Autograde one submitted notebook in a fresh copy of the course directory.
 
-
-def _init_worker(template: str, work: str, timeout: int, output: str) -> None:
-    """Give this worker process a course directory of its own, copied from the template.
-
-    The worker's standard error (nbgrader's database warnings, kernels' start-up lines) goes
-    to ``logs/worker-<pid>.stderr`` so the instructor's terminal shows only the progress bar.
+    Runs in the child process of :func:`run_job`. The kernel's working folder is ``scratch``,
+    which holds only the student's file; nbgrader's files (the restored notebook with its
+    hidden tests, the gradebook, the masters) live in ``course``, outside the sandbox's view.
     """
-    root = Path(work) / f"worker-{os.getpid()}"
-    shutil.copytree(template, root)
-    _WORKER.update(root=root, timeout=timeout)
-    logs = Path(output) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    stream = open(logs / f"worker-{os.getpid()}.stderr", "w", buffering=1)  # noqa: SIM115
-    os.dup2(stream.fileno(), 2)
-    sys.stderr = stream
-
-
-def _api(root: Path, timeout: int):
+    from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
-    return NbGraderAPI(config=configure(Config(), root, timeout=timeout))
-
-
-def grade_student(student: str, notebooks: list[str], output: str
-                  ) -> tuple[list[CellGrade], list[Problem]]:
-    """Autograde one student's notebooks in this worker's course directory; write feedback."""
-    from nbgrader.api import Gradebook
-
-    root: Path = _WORKER["root"]  # type: ignore[assignment]
-    api = _api(root, _WORKER["timeout"])  # type: ignore[arg-type]
-    submitted = root / "submitted" / student / ASSIGNMENT
-    submitted.mkdir(parents=True, exist_ok=True)
-    for path in notebooks:
-        shutil.copy2(path, submitted / Path(path).name)
-    log_dir = Path(output) / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    result = api.autograde(ASSIGNMENT, student, force=True)
+    course, scratch, runtime = work / "course", work / "scratch", work / "runtime"
+    shutil.copytree(template, course)
+    scratch.mkdir()
+    runtime.mkdir()
+    submitted = course / "submitted" / job.internal_id / ASSIGNMENT
+    submitted.mkdir(parents=True)
+    shutil.copy2(job.path, submitted / job.notebook)
+    config = configure(Config(), course, timeout=options.timeout)
+    if options.sandbox:
+        shutil.copy2(job.path, scratch / Path(job.path).name)
+        spec = sandboxing.SandboxSpec(scratch, runtime, options.memory_mb, options.max_processes,
+                                   slot)
+        os.environ["JUPYTER_PATH"] = str(sandboxing.write_kernelspec(spec, work / "jupyter"))
+        use_sandbox_kernel(config, sandboxing.KERNEL_NAME, runtime)
+    api = NbGraderAPI(config=config)
+    result = api.autograde(ASSIGNMENT, job.internal_id, force=True)
     log = f"== autograde ==\n{result.get('log', '')}\n{result.get('error', '')}\n"
+    autograded = course / "autograded" / job.internal_id / ASSIGNMENT / job.notebook
     grades: list[CellGrade] = []
     problems: list[Problem] = []
-    autograded = root / "autograded" / student / ASSIGNMENT
-    graded_names = [Path(p).name for p in notebooks
-                    if (autograded / Path(p).name).is_file()]
-    if graded_names:
-        feedback = api.generate_feedback(ASSIGNMENT, student, force=True)
-        log += f"== feedback ==\n{feedback.get('log', '')}\n{feedback.get('error', '')}\n"
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        for name in sorted(Path(p).name for p in notebooks):
-            if name not in graded_names:
-                cause = ("the kernel died while running it (does it call exit() or crash "
-                         "Python?)" if "DeadKernelError" in log else "nbgrader could not grade it")
-                problems.append(Problem(student, name, f"{cause}; see logs/{student}.log"))
-                continue
-            submission = gradebook.find_submission_notebook(Path(name).stem, ASSIGNMENT,
-                                                            student)
+    name = Path(job.path).name
+    if not autograded.is_file():
+        cause = ("the kernel died while running it (does it call exit(), crash Python or run "
+                 "out of memory?)" if "DeadKernelError" in log else "nbgrader could not grade it")
+        problems.append(Problem(job.student_id, name, f"{cause}; see {_log_name(job)}"))
+    else:
+        trouble = _trouble(autograded, log, options)
+        if trouble:
+            problems.append(Problem(job.student_id, name, f"graded, but {trouble}"))
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            submission = gradebook.find_submission_notebook(Path(job.notebook).stem, ASSIGNMENT,
+                                                            job.internal_id)
             for grade in sorted(submission.grades, key=lambda g: g.name):
                 if grade.cell_type == "code":
-                    grades.append(CellGrade(student, name, grade.name, float(grade.score),
-                                            float(grade.max_score)))
-    source = root / "feedback" / student / ASSIGNMENT
-    for name in graded_names:
-        html = source / name.replace(".ipynb", ".html")
+                    grades.append(CellGrade(job.student_id, job.notebook, grade.name,
+                                            float(grade.score), float(grade.max_score)))
+        feedback = api.generate_feedback(ASSIGNMENT, job.internal_id, force=True)
+        log += f"== feedback ==\n{feedback.get('log', '')}\n{feedback.get('error', '')}\n"
+        html = course / "feedback" / job.internal_id / ASSIGNMENT / \
+            job.notebook.replace(".ipynb", ".html")
         if html.is_file():
-            target = Path(output) / "feedback" / student
+            target = output / "feedback" / job.student_id
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(html, target / html.name)
-    (log_dir / f"{student}.log").write_text(log)
-    shutil.rmtree(root / "submitted" / student, ignore_errors=True)
+    log_file = output / _log_name(job)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.write_text(log)
     return grades, problems
+
+
+def _log_name(job: Job) -> str:
+    return f"logs/{job.student_id}/{job.notebook.replace('.ipynb', '.log')}"
+
+
+def _trouble(autograded: Path, log: str, options: Options) -> str | None:
+    """A cell that timed out or ran out of memory, in one line (None when neither)."""
+    import nbformat
+
+    names = {output.get("ename") for cell in nbformat.read(autograded, as_version=4).cells
+             if cell.cell_type == "code" for output in cell.get("outputs", [])
+             if output.get("output_type") == "error"}
+    if "Timeout waiting for execute reply" in log or "CellTimeoutError" in names:
+        return f"a cell ran longer than {options.timeout} s and was stopped (scored as failed)"
+    if "MemoryError" in names:
+        cap = f" (the cap is {options.memory_mb} MB)" if options.sandbox else ""
+        return f"a cell ran out of memory{cap} (scored as failed)"
+    return None
+
+
+def run_job(request: str) -> int:
+    """Entry point of the child process: grade the job described in the JSON file ``request``.
+
+    Writes ``<request>.result.json`` with the rows; the parent reads it.
+    """
+    spec = json.loads(Path(request).read_text())
+    log_stream = open(spec["stderr"], "a", buffering=1)  # noqa: SIM115 - lives as long as the job
+    os.dup2(log_stream.fileno(), 2)
+    sys.stderr = log_stream
+    grades, problems = grade_job(Job(**spec["job"]), Path(spec["template"]), Path(spec["work"]),
+                                 Path(spec["output"]), Options(**spec["options"]), spec["slot"])
+    Path(request + ".result.json").write_text(json.dumps(
+        {"grades": [asdict(g) for g in grades], "problems": [asdict(p) for p in problems]}))
+    return 0
+
+
+def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Path,
+                  options: Options, slots: queue.Queue) -> tuple[list[CellGrade], list[Problem]]:
+    """Run one job in a child process; whatever happens to it, return rows for its file."""
+    job_dir = work / f"job-{number:05d}"
+    job_dir.mkdir()
+    request = job_dir / "request.json"
+    stderr = output / "logs" / job.student_id / job.notebook.replace(".ipynb", ".stderr")
+    stderr.parent.mkdir(parents=True, exist_ok=True)
+    slot = slots.get()
+    try:
+        request.write_text(json.dumps({
+            "job": asdict(job), "template": str(template), "work": str(job_dir / "w"),
+            "output": str(output), "options": asdict(options), "slot": slot,
+            "stderr": str(stderr)}))
+        command = [sys.executable, "-c", "import sys; from course_utils.grading.grade import "
+                   "run_job; sys.exit(run_job(sys.argv[1]))", str(request)]
+        # A generous wall-clock limit for the whole notebook on top of nbgrader's per-cell one.
+        limit = options.timeout * 10 + 300
+        try:
+            finished = subprocess.run(command, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=stderr.open("a"),
+                                      timeout=limit)
+            reason = f"exit status {finished.returncode}"
+        except subprocess.TimeoutExpired:
+            reason = f"still running after {limit} s"
+        result = Path(str(request) + ".result.json")
+        if result.is_file():
+            data = json.loads(result.read_text())
+            return ([CellGrade(**row) for row in data["grades"]],
+                    [Problem(**row) for row in data["problems"]])
+        return [], [Problem(job.student_id, Path(job.path).name,
+                            f"grading this notebook failed ({reason}); see {_log_name(job)} "
+                            f"and its .stderr")]
+    finally:
+        slots.put(slot)
+        shutil.rmtree(job_dir, ignore_errors=True)
 
 
 # --- the whole class -------------------------------------------------------------------------
@@ -211,40 +367,62 @@ def make_template(solutions: Path, root: Path) -> None:
 
 def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                 timeout: int = DEFAULT_TIMEOUT, solutions: Path = ROOT / "solutions",
-                progress: bool = True) -> tuple[list[CellGrade], list[Problem]]:
-    """Grade every student in ``submissions``; write the CSVs and feedback into ``output``."""
+                progress: bool = True, use_sandbox: bool | None = None,
+                memory_mb: int = sandboxing.DEFAULT_MEMORY_MB,
+                max_processes: int = sandboxing.DEFAULT_MAX_PROCESSES,
+                ) -> tuple[list[CellGrade], list[Problem]]:
+    """Grade every submitted notebook in ``submissions``; write CSVs and feedback to ``output``.
+
+    ``use_sandbox``: True requires the sandbox (UsageError when it cannot run), False runs
+    kernels unisolated, None (the default) uses it where available and says once when not.
+    """
     from tqdm import tqdm
 
     from course_utils.grading.build import nbgrader_environment
 
-    students, problems = collect(submissions, course_notebooks(solutions))
+    known = course_notebooks(solutions)
+    if not known:
+        raise UsageError(f"--solutions {solutions}: no master notebooks (NN_name.ipynb) there; "
+                         f"give the folder of the course's masters.")
+    found = collect(submissions, known)
+    if found.ignored:
+        print(f"Ignored {len(found.ignored)} hidden or checkpoint file(s) and folder(s) "
+              f"(names starting with '.', such as .ipynb_checkpoints).")
+    if not found.jobs:
+        raise UsageError(
+            f"no gradable notebooks in {submissions}: expected <student_id>/<notebook>.ipynb "
+            f"with the names of the course's notebooks ({', '.join(known[:2])}, ...).")
+    available, why = sandboxing.availability()
+    if use_sandbox and not available:
+        raise UsageError(f"--sandbox: {why}")
+    isolated = available if use_sandbox is None else use_sandbox
+    if not isolated:
+        reason = why if use_sandbox is None else "--no-sandbox"
+        print(f"WARNING: grading WITHOUT a sandbox ({reason}): student code runs with your "
+              f"rights and can read and write your files and use the network.", file=sys.stderr)
+    options = Options(timeout, isolated, memory_mb, max_processes)
     output.mkdir(parents=True, exist_ok=True)
     for stale in ("feedback", "logs"):
         shutil.rmtree(output / stale, ignore_errors=True)
     grades: list[CellGrade] = []
-    total = sum(len(v) for v in students.values())
+    problems = list(found.problems)
+    slots: queue.Queue = queue.Queue()
+    for slot in range(max(1, jobs)):
+        slots.put(slot)
     with tempfile.TemporaryDirectory(prefix="nn-python-grade-") as work, nbgrader_environment():
         template = Path(work) / "template"
         make_template(solutions, template)
-        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"),
-                                 initializer=_init_worker,
-                                 initargs=(str(template), work, timeout, str(output))) as pool:
-            futures = {pool.submit(grade_student, student, [str(p) for p in paths],
-                                   str(output)): (student, paths)
-                       for student, paths in students.items()}
-            with tqdm(total=total, unit="notebook", desc="grading", disable=not progress,
-                      file=sys.stderr) as bar:
-                for future in as_completed(futures):
-                    student, paths = futures[future]
-                    try:
-                        student_grades, student_problems = future.result()
-                    except Exception as error:  # a worker crashed: report, keep going
-                        student_grades = []
-                        student_problems = [Problem(student, p.name, f"grading failed: "
-                                            f"{type(error).__name__}: {error}") for p in paths]
-                    grades += student_grades
-                    problems += student_problems
-                    bar.update(len(paths))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+                tqdm(total=len(found.jobs), unit="notebook", desc="grading",
+                     disable=not progress, file=sys.stderr) as bar:
+            futures = [pool.submit(_job_in_child, job, number, template, Path(work), output,
+                                   options, slots)
+                       for number, job in enumerate(found.jobs)]
+            for future in as_completed(futures):
+                job_grades, job_problems = future.result()
+                grades += job_grades
+                problems += job_problems
+                bar.update(1)
     grades.sort(key=lambda g: (g.student_id, g.notebook, g.grade_id))
     problems.sort(key=lambda p: (p.student_id, p.notebook))
     _write_csv(output / "grades.csv", CellGrade, grades)
@@ -259,28 +437,51 @@ def _write_csv(path: Path, kind: type, rows: list) -> None:
         writer.writerows(astuple(row) for row in rows)
 
 
+def exit_status(grades: list[CellGrade], problems: list[Problem]) -> int:
+    """0 when every file was graded without trouble, 1 with some problems, 2 nothing graded."""
+    if not grades:
+        return 2
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command: parse arguments, grade, report; return the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.grading",
-        description="Autograde a class's notebooks with nbgrader into grades.csv and feedback.")
+        description="Autograde a class's notebooks with nbgrader into grades.csv and feedback. "
+                    "Exit status: 0 all graded, 1 some files in problems.csv, 2 nothing graded "
+                    "or wrong arguments.")
     parser.add_argument("submissions", type=Path,
                         help="folder of <student_id>/<notebook>.ipynb submissions")
     parser.add_argument("--output", type=Path, required=True,
                         help="folder for grades.csv, problems.csv, feedback/ and logs/")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="worker processes grading in parallel (default 1)")
+                        help="notebooks graded in parallel (default 1)")
     parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                         help=f"seconds a cell may run (default {DEFAULT_TIMEOUT})")
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions",
                         help="folder of master notebooks (default: the course's solutions/)")
+    parser.add_argument("--sandbox", action=argparse.BooleanOptionalAction, default=None,
+                        help="run student code in a bubblewrap sandbox (default: on when "
+                             "bubblewrap works here; --sandbox fails if it does not)")
+    parser.add_argument("--memory-mb", type=int, default=sandboxing.DEFAULT_MEMORY_MB,
+                        help=f"memory cap of a sandboxed kernel in MiB "
+                             f"(default {sandboxing.DEFAULT_MEMORY_MB})")
+    parser.add_argument("--max-processes", type=int, default=sandboxing.DEFAULT_MAX_PROCESSES,
+                        help=f"process and thread cap of a sandboxed kernel "
+                             f"(default {sandboxing.DEFAULT_MAX_PROCESSES})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if args.jobs < 1 or args.timeout < 1:
-        parser.error("--jobs and --timeout must be at least 1")
     try:
-        grades, problems = grade_class(args.submissions, args.output, jobs=args.jobs,
-                                       timeout=args.timeout, solutions=args.solutions,
-                                       progress=not args.quiet)
+        args = parser.parse_args(argv)
+        if min(args.jobs, args.timeout, args.memory_mb, args.max_processes) < 1:
+            parser.error("--jobs, --timeout, --memory-mb and --max-processes must be at least 1")
+    except SystemExit as stop:  # argparse's own usage errors exit 2; --help exits 0
+        return int(stop.code or 0)
+    try:
+        grades, problems = grade_class(
+            args.submissions, args.output, jobs=args.jobs, timeout=args.timeout,
+            solutions=args.solutions, progress=not args.quiet, use_sandbox=args.sandbox,
+            memory_mb=args.memory_mb, max_processes=args.max_processes)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -289,8 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Graded {len(graded)} notebooks of {len(students)} students into "
           f"{args.output / 'grades.csv'}.")
     if problems:
-        print(f"{len(problems)} file(s) could not be graded: see {args.output / 'problems.csv'}.")
-    return 0
+        print(f"{len(problems)} file(s) listed in {args.output / 'problems.csv'}.")
+    return exit_status(grades, problems)
 
 
 if __name__ == "__main__":

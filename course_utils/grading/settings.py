@@ -72,3 +72,17 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     return config
+
+
+def use_sandbox_kernel(config: Any, kernel_name: str, runtime: str | os.PathLike[str]) -> Any:
+    """Make nbgrader grade with kernelspec ``kernel_name`` over ipc sockets in ``runtime``.
+
+    The sandboxed kernel (see course_utils.grading.sandbox) has no network, not even the
+    host's loopback, so nbgrader and the kernel talk through ZeroMQ ``ipc`` socket files in a
+    folder both can see; the connection file lives there too.
+    """
+    config.Execute.kernel_name = kernel_name
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.connection_file = str(Path(runtime) / "kernel.json")
+    config.KernelManager.ip = str(Path(runtime) / "kernel")
+    return config
