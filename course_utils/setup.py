@@ -64,24 +64,26 @@ def quiet_tensorflow() -> None:
 
 
 def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True,
-                    deterministic: bool = True) -> None:
+                    deterministic: bool = False) -> None:
     """Seed Python's ``random``, NumPy and (unless told not to) TensorFlow with one number.
 
-    ``keras.utils.set_random_seed`` seeds all three. Seeds fix the random numbers, not the
-    order in which TensorFlow adds up partial sums across threads; with ``deterministic``
-    (the default) TensorFlow's op determinism is switched on as well, so that a seeded
-    training run repeats bit for bit on the same machine, whatever else the machine is
-    doing (``bench/determinism.py`` measures it and its cost). A different processor or
-    TensorFlow build can still round differently: the course checks what its runs promise
-    (thresholds), never their last digits. Call it again before each model you want to
-    reproduce.
+    ``keras.utils.set_random_seed`` seeds all three. On a CPU that alone makes the course's
+    training repeat bit for bit on one machine, even while the machine is busy: measured by
+    ``bench/determinism.py`` (the training notebook run twice at once beside a CPU hog gave
+    identical weights). TensorFlow's op determinism (``deterministic=True``) guarantees the
+    same for ops that would not otherwise repeat, at no measured cost here; it is off by
+    default because in TensorFlow 2.21 it makes the first ``model.predict`` of a session print
+    a spurious "NodeDef mentions attribute use_unbounded_threadpool" error on standard error,
+    which a learner would take for a fault. A different processor or TensorFlow build can
+    still round differently: the course checks what its runs promise (thresholds), never
+    their last digits. Call it again before each model you want to reproduce.
 
     Args:
         seed: any non-negative integer.
         tensorflow: also import and seed TensorFlow (notebooks that only use NumPy skip it
             and start in a fraction of the time and memory).
-        deterministic: switch on TensorFlow's op determinism (it stays on for the rest of
-            the process; ``False`` leaves the setting as it is).
+        deterministic: also switch on TensorFlow's op determinism (it stays on for the rest
+            of the process; the default leaves the setting as it is).
     """
     if tensorflow:
         quiet_tensorflow()
@@ -101,13 +103,12 @@ def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True,
 
 
 def setup(seed: int = DEFAULT_SEED, *, tensorflow: bool = True,
-          deterministic: bool = True) -> None:
+          deterministic: bool = False) -> None:
     """Prepare a notebook: quiet TensorFlow, then seed everything with ``seed``.
 
     Args:
         seed: the seed for Python, NumPy and TensorFlow (default 0).
         tensorflow: set False in notebooks that use only NumPy.
-        deterministic: make TensorFlow's operations repeat bit for bit (see
-            ``seed_everything``).
+        deterministic: switch on TensorFlow's op determinism too (see ``seed_everything``).
     """
     seed_everything(seed, tensorflow=tensorflow, deterministic=deterministic)
