@@ -106,6 +106,10 @@ def test_make_lab_serves_the_learners_work_folder(tmp_path):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
+    # JupyterLab keeps its state (settings, open tabs) in the learner's home, not in the repo.
+    written = subprocess.run(["git", "status", "--porcelain", "--ignored", "--", str(LEARNER_CONFIG)],
+                             cwd=ROOT, capture_output=True, text=True).stdout
+    assert not [line for line in written.splitlines() if "__pycache__" not in line], written
 
 
 def _jupyter(args: list[str], home: Path, config_dir: Path | None) -> str:

@@ -18,6 +18,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))  # noqa: F821 - set by Jupyter
 
 # JupyterLab's default settings for the learner (see lab-settings/overrides.json).
 c.LabApp.app_settings_dir = os.path.join(HERE, "lab-settings")
+# This folder is the configuration, not the learner's: JupyterLab keeps the settings they change
+# and the layout of their open tabs where it does without this folder, in ~/.jupyter/lab/.
+c.LabApp.user_settings_dir = os.path.expanduser(os.path.join("~", ".jupyter", "lab", "user-settings"))
+c.LabApp.workspaces_dir = os.path.expanduser(os.path.join("~", ".jupyter", "lab", "workspaces"))
 # No news feed: the learner is here for the course, and offline classrooms would wait on it.
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
