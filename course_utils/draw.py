@@ -185,7 +185,8 @@ class DigitPad:
                                  tooltip="Ask the model which digit this is")
         clear = widgets.Button(description="Clear", tooltip="Blank the canvas")
         upload = widgets.FileUpload(accept="image/*", multiple=False,
-                                    description="Upload a photo")
+                                    description="Upload a photo",
+                                    layout=widgets.Layout(width="auto"))
         predict.on_click(lambda _: self._safely(self.predict))
         clear.on_click(lambda _: self.clear())
         upload.observe(lambda change: self._on_upload(change["new"]), names="value")
@@ -238,8 +239,6 @@ class DigitPad:
         from course_utils import plots
 
         digit = int(np.argmax(self.probabilities))
-        self._status.value = (f"The model reads your {source} as a <b>{digit}</b> "
-                              f"(probability {self.probabilities[digit]:.0%}).")
         self._answer.clear_output(wait=True)
         with self._answer:
             figure = plots.plot_prediction(self.image, self.probabilities,
@@ -247,3 +246,6 @@ class DigitPad:
                                                  f"28x28, and its ten probabilities")
             display(figure)
             plt.close(figure)
+        # Last, so that the words never run ahead of the figure beside them.
+        self._status.value = (f"The model reads your {source} as a <b>{digit}</b> "
+                              f"(probability {self.probabilities[digit]:.0%}).")
