@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # nbgrader runs `alembic` from PATH, so the environment's bin goes first.
 RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: lab test install student-versions check-student-versions bench
+.PHONY: lab work instructor-lab test install student-versions check-student-versions bench
 
 install: $(VENV)/.installed
 
@@ -21,8 +21,23 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lab: install  ## install everything and open the course in JupyterLab
-	$(RUN) $(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
+# The learner's own copies of the notebooks: made on first use, updated by the course, never
+# overwriting what the learner changed (see course_utils/workspace.py).
+WORK ?= work
+# The learner's JupyterLab settings (binder/learner/, shared with Binder): nbgrader's
+# instructor tools off, no news pop-up, idle kernels shut down after 15 minutes, Markdown shown
+# rendered. It opens on the start page that course_utils.workspace copies into the work folder.
+LEARNER_JUPYTER := JUPYTER_CONFIG_DIR="$(CURDIR)/binder/learner"
+
+work: install  ## make or update the learner's work folder
+	$(RUN) $(BIN)/python -m course_utils.workspace --work $(WORK)
+
+lab: work  ## install everything and open the course in JupyterLab, on its start page
+	$(RUN) $(LEARNER_JUPYTER) $(BIN)/jupyter lab --notebook-dir=$(WORK) \
+	  --LabApp.default_url=/lab/tree/00_start_here.md $(ROOT_ARG) $(LAB_ARGS)
+
+instructor-lab: install  ## JupyterLab on the repository with nbgrader's instructor tools
+	$(RUN) $(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS)
 
 test: install  ## install what the tests need and run the whole test suite
 	$(RUN) $(BIN)/python -m pytest

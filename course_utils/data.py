@@ -306,17 +306,27 @@ def prepare_digit_image(pixels: np.ndarray) -> np.ndarray:
     return np.roll(canvas, (shift_row, shift_col), axis=(0, 1)).clip(0.0, 1.0)
 
 
-def load_digit_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a picture of one digit (PNG, JPEG, ...) and prepare it like MNIST (28x28, 0..1)."""
+def load_digit_image(path: str | os.PathLike[str] | bytes) -> np.ndarray:
+    """Read a picture of one digit (PNG, JPEG, ...) and prepare it like MNIST (28x28, 0..1).
+
+    Args:
+        path: the picture's file path, or the bytes of the file itself (an upload).
+    """
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path).expanduser()
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        source, name = io.BytesIO(bytes(path)), "you uploaded"
+    else:
+        source = Path(path).expanduser()
+        name = str(source)
     try:
-        with Image.open(path) as picture:
+        with Image.open(source) as picture:
             grey = np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError) as error:
-        raise DataFileError(f"Could not read the image {path} ({error}). Fix: give the path "
-                            f"of a PNG or JPEG picture of one digit.") from error
+        raise DataFileError(f"Could not read the image {name} ({error}). Fix: give a PNG or JPEG "
+                            f"picture of one digit.") from error
     return prepare_digit_image(grey)
 
 
