@@ -660,6 +660,15 @@ def _apply(functions: list[Callable[[Any], Any]], values: np.ndarray) -> np.ndar
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
+def _outputs(model: Any, images: np.ndarray) -> np.ndarray:
+    """The model's outputs on ``images``, called directly (``model.predict`` would trace a new
+    TensorFlow function for every model a check builds, and TensorFlow warns about that)."""
+    import keras
+
+    result = model(np.asarray(images, dtype="float32"), training=False)
+    return np.asarray(keras.ops.convert_to_numpy(result))
+
+
 def model_problems(model: Any, images: np.ndarray | None = None) -> list[str]:
     """Everything that keeps ``model`` from being the course's compiled reference model.
 
@@ -683,7 +692,7 @@ def model_problems(model: Any, images: np.ndarray | None = None) -> list[str]:
         images = np.random.default_rng(0).random((4, 28, 28)).astype("float32")
     count = len(images)
     try:
-        outputs = np.asarray(model.predict(np.asarray(images, dtype="float32"), verbose=0))
+        outputs = _outputs(model, images)
     except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return [f"the model cannot take a batch of 28x28 images ({type(error).__name__}: "
@@ -744,7 +753,15 @@ def compile_problems(model: Any) -> list[str]:
         value = float(np.mean(keras.ops.convert_to_numpy(loss(y_true, y_pred))))
     except Exception:
         value = math.nan
-    if not math.isclose(value, reference, rel_tol=1e-3):
+    from_logits = False
+    try:
+        from_logits = bool(model.loss.get_config().get("from_logits", False))
+    except Exception:  # a string or a plain function has no config
+        pass
+    if from_logits:
+        problems.append("the loss is computed from logits (from_logits=True), but the model "
+                        "already outputs probabilities: use categorical cross-entropy as is.")
+    elif not math.isclose(value, reference, rel_tol=1e-3):
         problems.append(f"the loss is {_name_of(model.loss)}, expected categorical "
                         f"cross-entropy (on probabilities, with one-hot labels).")
     optimizer = model.optimizer
@@ -759,7 +776,7 @@ def compile_problems(model: Any) -> list[str]:
 def _accuracy_metric_problems(model: Any) -> list[str]:
     rng = np.random.default_rng(1)
     images = rng.random((16, 28, 28)).astype("float32")
-    outputs = np.asarray(model.predict(images, verbose=0))
+    outputs = _outputs(model, images)
     if outputs.shape != (16, 10):
         return []  # the output shape is already reported; accuracy cannot be measured
     predicted = outputs.argmax(axis=1)

@@ -3,7 +3,9 @@
 Why it exists: the evaluating and predicting notebooks need the model the training notebook
 trained. They load it from ``outputs/`` when it is there and otherwise train it on the spot
 with the reference recipe, so each notebook runs on its own and a learner's wrong answer in
-one notebook never breaks another. TensorFlow is imported only when a function here is called.
+one notebook never breaks another. The grader's reference model (:func:`reference_model`) lets the
+hidden tests of those notebooks judge a learner's function without the learner's own model.
+TensorFlow is imported only when a function here is called.
 """
 
 from __future__ import annotations

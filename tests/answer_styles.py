@@ -149,7 +149,7 @@ def build_model():
 ''',
     },
     "steps_per_epoch": {
-        "ceil": "\ndef steps_per_epoch(num_examples, batch_size):\n"
+        "ceil": "\nimport math\n\ndef steps_per_epoch(num_examples, batch_size):\n"
                 "    return math.ceil(num_examples / batch_size)\n",
         "negative_floor": "\ndef steps_per_epoch(num_examples, batch_size):\n"
                           "    return -(-num_examples // batch_size)\n",
@@ -187,6 +187,8 @@ def predict_digit(model, image):
     return int(np.argmax(probabilities[0]))
 ''',
         "call_expand_dims": '''
+import keras
+
 def predict_digit(model, image):
     out = model(np.expand_dims(image, 0), training=False)
     return int(np.argmax(keras.ops.convert_to_numpy(out)))

@@ -52,7 +52,6 @@ def _run_test_cell(exercise: str, source: str, reference_path) -> None:
     assert HIDDEN_BEGIN in test_cell and HIDDEN_END in test_cell
     names: dict = {"__name__": "__main__"}
     exec(compile(setup, "<set-up cell>", "exec"), names)
-    exec(compile("import math\nimport keras", "<imports>", "exec"), names)
     if exercise == "predict_digit":  # what 08's earlier cells define: a model and test images
         import keras
 
