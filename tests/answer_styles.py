@@ -110,7 +110,8 @@ def softmax(x):
     },
     "normalize": {
         "astype_divide": '\ndef normalize(images):\n    return images.astype("float32") / 255\n',
-        "divide_then_cast": '\ndef normalize(images):\n    return (images / 255.0).astype(np.float32)\n',
+        "divide_then_cast": "\ndef normalize(images):\n"
+                            "    return (images / 255.0).astype(np.float32)\n",
         "np_divide_dtype": '''
 def normalize(images):
     return np.divide(images, 255, dtype=np.float32)
@@ -202,7 +203,8 @@ def predict_digit(model, image):
         "itemsize": "\ndef dataset_megabytes(num_images, dtype):\n"
                     "    return num_images * 28 * 28 * np.dtype(dtype).itemsize / 1e6\n",
         "nbytes_of_empty": "\ndef dataset_megabytes(num_images, dtype):\n"
-                           "    return np.empty((num_images, 28, 28), dtype=dtype).nbytes / 10**6\n",
+                           "    images = np.empty((num_images, 28, 28), dtype=dtype)\n"
+                           "    return images.nbytes / 10**6\n",
         "bits": '''
 def dataset_megabytes(num_images, dtype):
     bits = np.dtype(dtype).itemsize * 8
