@@ -190,7 +190,7 @@ def _is_tensor(value: Any) -> bool:
 def _kind_problem(got: Any, wanted: str) -> str | None:
     """Name a result of the wrong kind: a tensor, a list or tuple, a string, a bool."""
     if _is_tensor(got):
-        return (f"returned a {type(got).__name__} (a TensorFlow/Keras tensor), expected "
+        return (f"returned a TensorFlow/Keras tensor ({type(got).__name__}), expected "
                 f"{wanted}: convert it with np.asarray(...) or .numpy().")
     if isinstance(got, (list, tuple)):
         return (f"returned a Python {type(got).__name__}, expected {wanted}: wrap it in "
