@@ -30,7 +30,7 @@ BATCH_SIZE = 32
 #: :func:`reference_model`); the class grader trains it once per run and sets this.
 REFERENCE_MODEL_ENV = "COURSE_REFERENCE_MODEL"
 #: Epochs of the fallback reference model trained on the grading slice.
-REFERENCE_EPOCHS = 5
+REFERENCE_EPOCHS = 3
 
 
 def output_dir() -> Path:
