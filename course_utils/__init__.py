@@ -3,7 +3,8 @@
 The notebooks stay short by keeping here what is too long or too fiddly to write inline:
 
 - for learners: loading and preparing MNIST from wherever it is (``data``), the course's
-  figures (``plots``), the instant-feedback checks of the exercises (``checks``), the
+  figures (``plots``), each exercise's contract: its cases, expectations and messages
+  (``exercises``), the instant feedback shown from them (``checks``), the
   reference model the later notebooks build on (``models``) and the notebook set-up call
   (``setup``), and the learner/grader switch (``mode``);
 - for instructors, in the ``grading`` subpackage, which no learner's kernel imports: the

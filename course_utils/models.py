@@ -3,7 +3,9 @@
 Why it exists: the evaluating and predicting notebooks need the model the training notebook
 trained. They load it from ``outputs/`` when it is there and otherwise train it on the spot
 with the reference recipe, so each notebook runs on its own and a learner's wrong answer in
-one notebook never breaks another. TensorFlow is imported only when a function here is called.
+one notebook never breaks another. The grader's reference model (:func:`reference_model`) lets the
+hidden tests of those notebooks judge a learner's function without the learner's own model.
+TensorFlow is imported only when a function here is called.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ OUTPUT_DIR = Path("outputs")
 #: The seed recipe: 10 epochs of batches of 32.
 EPOCHS = 10
 BATCH_SIZE = 32
+#: Environment variable naming a saved Keras model the grader provides (see
+#: :func:`reference_model`); the class grader trains it once per run and sets this.
+REFERENCE_MODEL_ENV = "COURSE_REFERENCE_MODEL"
+#: Epochs of the fallback reference model trained on the grading slice.
+REFERENCE_EPOCHS = 3
 
 
 def output_dir() -> Path:
@@ -115,4 +122,62 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
     if verbose:
         print(f"Trained in {time.perf_counter() - start:.0f} s; saved to {path}.")
     model.save(path)
+    return model
+
+
+def reference_model() -> "keras.Model":
+    """The grader's reference model, so hidden tests never rest on the student's own model.
+
+    The hidden tests of the evaluating and predicting notebooks test the learner's
+    ``accuracy`` and ``predict_digit`` on this model's outputs, computed outside the learner's
+    function, so a notebook's marks do not depend on what the student's training notebook
+    saved (or whether it was submitted at all).
+
+    It is, in order:
+
+    1. the Keras model saved at the path in the ``COURSE_REFERENCE_MODEL`` environment
+       variable (the class grader trains the reference model once per run, saves it and sets
+       the variable for every notebook it grades);
+    2. otherwise, the reference model trained here in a fixed way: seed 0, the first 2,000
+       training images (the grading slice), :data:`REFERENCE_EPOCHS` epochs of batches of 32.
+       Nothing is written to disk; the model is kept for the rest of the process.
+
+    Raises:
+        FileNotFoundError: the variable names a file that does not exist.
+    """
+    from course_utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()
+    import os
+
+    import keras
+
+    path = os.environ.get(REFERENCE_MODEL_ENV)
+    if path:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{REFERENCE_MODEL_ENV}={path}: no such model file. Unset "
+                                    f"it to train the reference model on the grading slice.")
+        return keras.models.load_model(path)
+    cached = getattr(reference_model, "_trained", None)
+    if cached is None:
+        cached = train_reference_model()
+        reference_model._trained = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def train_reference_model() -> "keras.Model":
+    """Train the reference model on the grading slice in a fixed way (seed 0, 2,000 images).
+
+    What :func:`reference_model` falls back to, and what a grader can call once per run and
+    save (``model.save(path)``) for ``COURSE_REFERENCE_MODEL``.
+    """
+    from course_utils.data import GRADING_TRAIN_SIZE, batches, load_mnist
+    from course_utils.setup import seed_everything
+
+    (x_train, y_train), _ = load_mnist(verbose=False)
+    x_train, y_train = x_train[:GRADING_TRAIN_SIZE], y_train[:GRADING_TRAIN_SIZE]
+    seed_everything(0)
+    model = build_reference_model()
+    model.fit(batches(x_train, y_train, BATCH_SIZE, shuffle=True), epochs=REFERENCE_EPOCHS,
+              verbose=0)
     return model

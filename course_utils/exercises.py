@@ -1,0 +1,871 @@
+"""The course's exercises as contracts: for each one, its cases and what counts as right.
+
+Why it exists: an exercise is checked twice, by the visible check a learner runs in the
+notebook (:mod:`course_utils.checks`) and by the hidden test nbgrader runs when it grades. If
+the two were written apart they would drift: a ✓ the grade does not honour, or a grade that
+passes what the check rejects. So each exercise is written down once here, as
+
+- its *cases*: the arguments of one call, the expected result computed from the course's
+  reference implementation *when the case is made* (before any learner code runs), and whether
+  the visible check runs it;
+- the cases *drawn* at grading time from a seed the submission cannot know;
+- a *comparison* that turns what the learner's function returned into ``None`` (right) or a
+  one-line message that says what is wrong.
+
+:func:`judge` runs a learner's function on cases and raises an outcome with a meaning:
+:class:`NotAttempted` (the stub still raises ``NotImplementedError``) or :class:`Incorrect`
+(an ``AssertionError``, so nbgrader takes the points away). The learner's function gets copies
+of the arguments, never the cases' own arrays, and a ``None``, a list, a tensor, a wrong dtype
+or an exception each get their own message. How an outcome is *shown* lives in
+:mod:`course_utils.checks`, not here.
+
+The model exercises (``build_model``, ``predict_digit``) import Keras when they run; nothing
+else here does, and importing this module imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+class Outcome(Exception):
+    """Base of what checking an exercise can end in, other than success."""
+
+
+class NotAttempted(Outcome):
+    """The function is still the stub: it raises ``NotImplementedError``."""
+
+
+class Incorrect(Outcome, AssertionError):
+    """The function runs but is wrong; the message says what, and a hint says where to look.
+
+    When the learner's own code raised, that exception is the ``__cause__``.
+    """
+
+
+# --- cases and exercises ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """One call of the learner's function and the result it must give."""
+
+    #: Positional arguments; the learner's function receives copies of them.
+    args: tuple[Any, ...]
+    #: The reference result, computed when the case is made (before any learner code runs).
+    expected: Any
+    #: Keyword arguments, copied like ``args``.
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    #: Whether the visible check runs this case (the hidden test runs every case).
+    visible: bool = True
+    #: How to write the call in a message, e.g. ``"relu([-3, 0, 2])"``; made from the
+    #: arguments when empty.
+    call: str = ""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: its name, its fixed and drawn cases, and how a result is judged."""
+
+    #: The function's name, also the nbgrader ``grade_id`` of its solution cell.
+    name: str
+    #: Makes the fixed cases afresh (new arrays each time, expectations included).
+    fixed: Callable[[], list[Case]]
+    #: Draws more cases from a random generator (the hidden test seeds it at grading time).
+    drawn: Callable[[np.random.Generator], list[Case]]
+    #: ``compare(got, case, passed)`` returns None when ``got`` is right for ``case``, else a
+    #: one-line message. ``passed`` holds the copies the learner's function received.
+    compare: Callable[[Any, Case, tuple[Any, ...]], str | None]
+    #: Said after a wrong answer: where to look.
+    hint: str
+    #: The one line a learner reads when the check passes.
+    success: str
+
+    def visible_cases(self) -> list[Case]:
+        """The cases the visible check runs."""
+        return [case for case in self.fixed() if case.visible]
+
+    def all_cases(self, seed: int | None) -> list[Case]:
+        """Every fixed case, then the cases drawn from ``seed`` (none when it is None)."""
+        cases = self.fixed()
+        if seed is not None:
+            cases += self.drawn(np.random.default_rng(seed))
+        return cases
+
+
+def judge(exercise: Exercise, function: Callable[..., Any], cases: list[Case]) -> int:
+    """Run ``function`` on every case; return how many passed, or raise an outcome.
+
+    Raises:
+        NotAttempted: ``function`` raised ``NotImplementedError``.
+        Incorrect: ``function`` raised, or returned a wrong result, on some case.
+    """
+    if not callable(function):
+        raise Incorrect(f"{exercise.name} is {describe(function)}, not a function: run the "
+                        f"cell that defines it.")
+    for case in cases:
+        passed = tuple(_copy(a) for a in case.args)
+        kwargs = {k: _copy(v) for k, v in case.kwargs.items()}
+        call_text = case.call or f"{exercise.name}{describe_args(case.args, case.kwargs)}"
+        got = call(function, exercise.name, call_text, passed, kwargs)
+        problem = _returned_nothing(got, exercise.name) or exercise.compare(got, case, passed)
+        if problem:
+            raise Incorrect(f"{call_text}: {problem}\nHint: {exercise.hint}")
+    return len(cases)
+
+
+def call(function: Callable[..., Any], name: str, call_text: str, args: tuple[Any, ...],
+         kwargs: Mapping[str, Any]) -> Any:
+    """Call the learner's function; its exceptions become outcomes (the cause is kept)."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError:
+        raise NotAttempted(
+            f"{name} is not written yet: replace `raise NotImplementedError` in its cell with "
+            f"your code, run that cell, then run this one again.") from None
+    except Exception as error:  # the learner's code failed: say how, keep the cause
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise Incorrect(f"{call_text} raised {type(error).__name__}"
+                        + (f": {first}" if first else "") + ".") from error
+
+
+def _copy(value: Any) -> Any:
+    """A copy of an argument the learner's code may change (arrays, lists, dicts).
+
+    Other objects (numbers, strings, dtypes, a Keras model) are passed as they are.
+    """
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _returned_nothing(got: Any, name: str) -> str | None:
+    if got is None:
+        return f"returned None. Is a `return` statement missing at the end of {name}?"
+    return None
+
+
+# --- describing values in messages -----------------------------------------------------------
+
+def describe(value: Any) -> str:
+    """A short text for ``value`` in a message: small arrays in full, large ones by shape."""
+    if isinstance(value, np.ndarray):
+        if value.size <= 12:
+            text = np.array2string(value, separator=", ", precision=4, max_line_width=10**6)
+            return " ".join(text.split())
+        return f"<array of shape {value.shape}, dtype {value.dtype}>"
+    if _is_tensor(value):
+        return f"<{type(value).__name__} of shape {tuple(getattr(value, 'shape', ()))}>"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = repr(value)
+    return text if len(text) <= 60 else f"<{type(value).__name__}>"
+
+
+def describe_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """``(a, b, key=c)`` with each value described by :func:`describe`."""
+    parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+    return f"({', '.join(parts)})"
+
+
+def _is_tensor(value: Any) -> bool:
+    module = type(value).__module__ or ""
+    return module.split(".")[0] in {"tensorflow", "keras", "torch", "jax", "jaxlib"}
+
+
+# --- judging results: numbers and arrays -----------------------------------------------------
+
+def _kind_problem(got: Any, wanted: str) -> str | None:
+    """Name a result of the wrong kind: a tensor, a list or tuple, a string, a bool."""
+    if _is_tensor(got):
+        return (f"returned a TensorFlow/Keras tensor ({type(got).__name__}), expected "
+                f"{wanted}: convert it with np.asarray(...) or .numpy().")
+    if isinstance(got, (list, tuple)):
+        return (f"returned a Python {type(got).__name__}, expected {wanted}: wrap it in "
+                f"np.array(...).")
+    if isinstance(got, (str, bytes, bool, np.bool_)):
+        return f"returned {got!r} ({type(got).__name__}), expected {wanted}."
+    return None
+
+
+def number_problem(got: Any, expected: float, *, atol: float = 1e-6,
+                   rtol: float = 1e-6) -> str | None:
+    """Judge a result that must be one real number close to ``expected``."""
+    problem = _kind_problem(got, "one number")
+    if problem:
+        return problem
+    if isinstance(got, np.ndarray) and got.ndim > 0:
+        return (f"returned an array of shape {got.shape}, expected one number "
+                f"(an array of shape ()).")
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        return f"returned {describe(got)} ({type(got).__name__}), expected one number."
+    if math.isnan(value):
+        return "returned nan, expected a number."
+    if not math.isclose(value, expected, abs_tol=atol, rel_tol=rtol):
+        return f"returned {value:.6g}, expected {expected:.6g}."
+    return None
+
+
+def whole_number_problem(got: Any, expected: int) -> str | None:
+    """Judge a result that must be the whole number ``expected`` (an int, not a float)."""
+    problem = _kind_problem(got, "a whole number")
+    if problem:
+        return problem
+    if isinstance(got, (float, np.floating)):
+        return (f"returned the float {float(got):g}, expected the whole number {expected} "
+                f"(an int).")
+    if not isinstance(got, (int, np.integer)):
+        return f"returned {describe(got)} ({type(got).__name__}), expected the int {expected}."
+    if int(got) != expected:
+        return f"returned {int(got)}, expected {expected}."
+    return None
+
+
+def array_problem(got: Any, expected: np.ndarray, *, dtype: str = "number",
+                  atol: float = 1e-6, rtol: float = 1e-5) -> str | None:
+    """Judge a result that must be a NumPy array of ``expected``'s shape and values.
+
+    Args:
+        dtype: ``"number"`` accepts any real numbers; ``"float"`` wants floats;
+            ``"float32"`` wants exactly float32.
+    """
+    problem = _kind_problem(got, "a NumPy array")
+    if problem:
+        return problem
+    if not isinstance(got, np.ndarray):
+        return f"returned {describe(got)} ({type(got).__name__}), expected a NumPy array."
+    if got.dtype == bool or not np.issubdtype(got.dtype, np.number):
+        return f"returned an array of {got.dtype} values, expected numbers."
+    if np.iscomplexobj(got):
+        return "returned complex numbers, expected real ones."
+    if got.shape != expected.shape:
+        return f"returned an array of shape {got.shape}, expected shape {expected.shape}."
+    if dtype == "float" and not np.issubdtype(got.dtype, np.floating):
+        return f"returned {got.dtype} values, expected floats."
+    if dtype == "float32" and got.dtype != np.float32:
+        return f"returned {got.dtype} values, expected float32."
+    values = got.astype(float)
+    if not np.all(np.isfinite(values)):
+        return (f"returned {describe(got)}: it holds nan or inf where {describe(expected)} "
+                f"was expected (an overflow?).")
+    if not np.allclose(values, expected, atol=atol, rtol=rtol):
+        wrong = int(np.sum(~np.isclose(values, expected, atol=atol, rtol=rtol)))
+        return (f"returned {describe(got)}, expected {describe(expected)} "
+                f"({wrong} of {expected.size} values differ).")
+    return None
+
+
+# --- 01 neurons ------------------------------------------------------------------------------
+
+def _neuron_reference(inputs: np.ndarray, weights: np.ndarray, bias: float) -> float:
+    return max(0.0, float(np.dot(np.asarray(inputs, float), np.asarray(weights, float))) + bias)
+
+
+def _neuron_case(inputs: list[float], weights: list[float], bias: float,
+                 visible: bool = True) -> Case:
+    i, w = np.array(inputs, dtype=float), np.array(weights, dtype=float)
+    return Case((i, w, float(bias)), _neuron_reference(i, w, bias), visible=visible)
+
+
+def _neuron_fixed() -> list[Case]:
+    return [
+        _neuron_case([1.0, 2.0, 3.0], [0.5, -1.0, 2.0], 0.5),      # 5; ReLU per input gives 7
+        _neuron_case([1.0, 2.0], [-1.0, -1.0], 0.0),               # negative sum -> 0
+        _neuron_case([2.0], [1.0], -3.0),                          # the bias makes it negative
+        _neuron_case([1.0, 1.0], [1.0, 1.0], -0.5),                # 1.5: the bias counts once
+        _neuron_case([0.5, 0.1, 0.9], [0.8, -0.4, 0.3], -0.2, visible=False),
+        _neuron_case([3.0, -2.0, 0.5, 1.0], [0.2, 0.4, -1.0, 0.1], 2.0, visible=False),
+    ]
+
+
+def _neuron_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for n in (1, 3, 8, 17, 784):
+        i, w = rng.normal(size=n), rng.normal(size=n)
+        b = float(rng.normal())
+        cases.append(Case((i, w, b), _neuron_reference(i, w, b)))
+    return cases
+
+
+NEURON = Exercise(
+    name="neuron", fixed=_neuron_fixed, drawn=_neuron_drawn,
+    compare=lambda got, case, passed: number_problem(got, case.expected),
+    hint="add the bias to the weighted sum np.dot(inputs, weights), then apply ReLU: "
+         "np.maximum(0, value).",
+    success="neuron computes relu(weighted sum + bias).")
+
+
+# --- 02 layers -------------------------------------------------------------------------------
+
+def _dense_case(x: Any, weights: Any, bias: Any, visible: bool = True) -> Case:
+    x, weights, bias = (np.array(v, dtype=float) for v in (x, weights, bias))
+    return Case((x, weights, bias), np.maximum(0.0, x @ weights + bias), visible=visible)
+
+
+def _dense_fixed() -> list[Case]:
+    return [
+        _dense_case([[1.0, 2.0], [0.0, -1.0], [3.0, 1.0]],
+                    [[1.0, -1.0, 0.5], [0.5, 2.0, -1.0]], [0.0, 1.0, -0.5]),
+        _dense_case([[1.0, 2.0], [-1.0, 0.5]], [[1.0, 2.0], [-3.0, 0.5]], [0.5, -0.25]),
+        _dense_case([[0.5, 0.1, 0.9]], [[0.8, -0.5], [-0.4, 0.2], [0.3, 0.7]], [-0.2, 0.1]),
+        _dense_case([[2.0, -1.0, 0.0, 1.0]] * 2, [[0.1], [0.2], [0.3], [-0.4]], [1.0],
+                    visible=False),
+    ]
+
+
+def _dense_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for batch, n, units in ((1, 784, 16), (5, 3, 7), (32, 10, 1), (4, 6, 6)):
+        x, w, b = rng.normal(size=(batch, n)), rng.normal(size=(n, units)), rng.normal(size=units)
+        cases.append(Case((x, w, b), np.maximum(0.0, x @ w + b)))
+    return cases
+
+
+DENSE_FORWARD = Exercise(
+    name="dense_forward", fixed=_dense_fixed, drawn=_dense_drawn,
+    compare=lambda got, case, passed: array_problem(got, case.expected),
+    hint="one matrix product does the whole batch: x @ weights + bias, then ReLU with "
+         "np.maximum(0, ...). weights has one column per unit.",
+    success="dense_forward maps a batch (batch, n) to (batch, units), matching relu(x @ W + b).")
+
+
+# --- 03 activations --------------------------------------------------------------------------
+
+def _elementwise_fixed(reference: Callable[[np.ndarray], np.ndarray]) -> Callable[[], list[Case]]:
+    def fixed() -> list[Case]:
+        vectors = [np.array([-3.0, -0.5, 0.0, 0.5, 4.0]),
+                   np.array([[-1.0, 2.0, -0.25], [7.5, -6.0, 0.125]]),
+                   np.array([-20.0, -1e-3, 1e-3, 20.0]),
+                   np.linspace(-10.0, 10.0, 41).reshape(41, 1)]
+        return [Case((v,), reference(v.copy()), visible=index < 3)
+                for index, v in enumerate(vectors)]
+    return fixed
+
+
+def _elementwise_drawn(reference: Callable[[np.ndarray], np.ndarray],
+                       scale: float) -> Callable[[np.random.Generator], list[Case]]:
+    def drawn(rng: np.random.Generator) -> list[Case]:
+        return [Case((x,), reference(x.copy())) for x in
+                (rng.normal(size=7) * scale, rng.normal(size=(6, 5)) * scale,
+                 rng.normal(size=(2, 3, 4)) * scale)]
+    return drawn
+
+
+def _relu_reference(x: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, x)
+
+
+def _sigmoid_reference(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+RELU = Exercise(
+    name="relu", fixed=_elementwise_fixed(_relu_reference),
+    drawn=_elementwise_drawn(_relu_reference, 10.0),
+    compare=lambda got, case, passed: array_problem(got, case.expected),
+    hint="negative values become 0 and the rest stay as they are: np.maximum(0, x).",
+    success="relu keeps positives and zeroes negatives.")
+
+SIGMOID = Exercise(
+    name="sigmoid", fixed=_elementwise_fixed(_sigmoid_reference),
+    drawn=_elementwise_drawn(_sigmoid_reference, 5.0),
+    compare=lambda got, case, passed: array_problem(got, case.expected),
+    hint="sigmoid(x) = 1 / (1 + np.exp(-x)), element by element.",
+    success="sigmoid squashes every number into (0, 1).")
+
+
+def _softmax_reference(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_fixed() -> list[Case]:
+    inputs = [np.array([1.0, 2.0, 3.0]),
+              np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]),
+              np.array([[1.0, 2.0], [3.0, 5.0], [-1.0, 0.0]]),
+              np.array([1000.0, 1001.0, 1002.0]),
+              np.array([[5000.0, 0.0], [-5000.0, 0.0]])]
+    return [Case((x,), _softmax_reference(x.copy()), visible=index < 4)
+            for index, x in enumerate(inputs)]
+
+
+def _softmax_drawn(rng: np.random.Generator) -> list[Case]:
+    return [Case((x,), _softmax_reference(x.copy())) for x in
+            (rng.normal(size=10) * 20, rng.normal(size=(8, 10)) * 20,
+             rng.normal(size=(3, 4)) * 300)]
+
+
+def _softmax_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    with np.errstate(all="ignore"):
+        return array_problem(got, case.expected, atol=1e-6, rtol=1e-4)
+
+
+SOFTMAX = Exercise(
+    name="softmax", fixed=_softmax_fixed, drawn=_softmax_drawn, compare=_softmax_compare,
+    hint="exponentiate after subtracting each row's maximum (x.max(axis=-1, keepdims=True)), "
+         "then divide by the sum over the last axis only (axis=-1, keepdims=True).",
+    success="softmax gives probabilities that sum to 1, row by row, even for large inputs.")
+
+
+# --- 04 data and preprocessing ---------------------------------------------------------------
+
+def _normalize_case(images: np.ndarray, visible: bool = True) -> Case:
+    images = np.asarray(images, dtype=np.uint8)
+    return Case((images,), images.astype(np.float64) / 255.0, visible=visible)
+
+
+def _normalize_fixed() -> list[Case]:
+    return [
+        _normalize_case([[[0, 51], [255, 102]]]),
+        # No 0 and no 255: dividing by the images' own maximum, or min-max scaling, shows here.
+        _normalize_case([[[10, 51], [200, 102]], [[30, 60], [90, 120]]]),
+        _normalize_case(np.full((1, 28, 28), 128)),
+        _normalize_case(np.arange(3 * 28 * 28).reshape(3, 28, 28) % 251 + 2, visible=False),
+    ]
+
+
+def _normalize_drawn(rng: np.random.Generator) -> list[Case]:
+    return [_normalize_case(rng.integers(0, 256, size=(7, 28, 28))),
+            _normalize_case(rng.integers(5, 180, size=(4, 28, 28)))]
+
+
+def _normalize_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    problem = array_problem(got, case.expected, dtype="float32", atol=1e-6, rtol=1e-6)
+    if problem is None and not np.array_equal(passed[0], case.args[0]):
+        problem = "it changed the images it was given; return a new array instead."
+    if problem and "expected float32" in problem:
+        problem += (" images.astype('float32') / 255 keeps float32; dividing a uint8 array "
+                    "by 255 gives float64, twice the memory.")
+    return problem
+
+
+NORMALIZE = Exercise(
+    name="normalize", fixed=_normalize_fixed, drawn=_normalize_drawn,
+    compare=_normalize_compare,
+    hint="divide by 255, the largest value a pixel can have (not the largest in these "
+         "images), and keep float32: images.astype('float32') / 255.",
+    success="normalize scales pixels to float32 values from 0 to 1.")
+
+
+def _one_hot_reference(labels: Any, num_classes: int) -> np.ndarray:
+    flat = [int(label) for label in np.asarray(labels).reshape(-1)]
+    expected = np.zeros((len(flat), num_classes))
+    for row, label in enumerate(flat):
+        expected[row, label] = 1.0
+    return expected
+
+
+def _one_hot_case(labels: Any, num_classes: int | None = None, visible: bool = True) -> Case:
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    return Case((labels,), _one_hot_reference(labels, num_classes or 10), kwargs=kwargs,
+                visible=visible)
+
+
+def _one_hot_fixed() -> list[Case]:
+    return [
+        _one_hot_case(np.array([5]), 10),
+        _one_hot_case(np.array([0, 3, 9, 3]), 10),
+        _one_hot_case(np.array([1, 0, 3]), 5),          # another number of classes
+        _one_hot_case([0, 1, 2, 1], 3),                 # a list
+        _one_hot_case(np.array([2, 2, 0], dtype=np.uint8), 10, visible=False),
+        _one_hot_case(np.array([9]), 12, visible=False),
+        _one_hot_case(np.array([3, 1]), visible=False),  # num_classes defaults to 10
+    ]
+
+
+def _one_hot_drawn(rng: np.random.Generator) -> list[Case]:
+    return [_one_hot_case(rng.integers(0, 10, size=37), 10),
+            _one_hot_case(rng.integers(0, 5, size=1000), 5),
+            _one_hot_case(rng.integers(0, 3, size=4).astype(np.uint8), 7)]
+
+
+def _one_hot_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    problem = array_problem(got, case.expected, dtype="float", atol=0.0, rtol=0.0)
+    if problem and "expected shape" in problem:
+        problem += " One row per label and one column per class."
+    if problem and "expected floats" in problem:
+        problem += " Keras's loss expects floats: build it with float zeros."
+    return problem
+
+
+ONE_HOT = Exercise(
+    name="one_hot", fixed=_one_hot_fixed, drawn=_one_hot_drawn, compare=_one_hot_compare,
+    hint="each row is all zeros except a 1.0 at the column of its label; use num_classes for "
+         "the number of columns, not the largest label you see.",
+    success="one_hot turns label 5 into [0 0 0 0 0 1 0 0 0 0], and a batch into one row each.")
+
+
+# --- 06 training -----------------------------------------------------------------------------
+
+def _steps_case(n: int, batch: int, visible: bool = True) -> Case:
+    return Case((n, batch), -(-n // batch), visible=visible)
+
+
+STEPS_PER_EPOCH = Exercise(
+    name="steps_per_epoch",
+    fixed=lambda: [_steps_case(60000, 32), _steps_case(100, 32), _steps_case(64, 32),
+                   _steps_case(7, 100), _steps_case(1, 32, False), _steps_case(65, 32, False),
+                   _steps_case(60000, 128, False), _steps_case(10000, 1, False)],
+    drawn=lambda rng: [_steps_case(int(n), int(b)) for n, b in
+                       zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))],
+    compare=lambda got, case, passed: whole_number_problem(got, case.expected),
+    hint="each step uses one batch, and the last, smaller batch counts too: round the "
+         "division up with math.ceil(num_examples / batch_size).",
+    success="steps_per_epoch counts the batches in an epoch, the last partial one included.")
+
+
+# --- 07 evaluating ---------------------------------------------------------------------------
+
+def accuracy_case(probabilities: np.ndarray, labels: np.ndarray, visible: bool = True,
+                  call: str = "") -> Case:
+    """A case of ``accuracy``: the expected value is computed here, from the arguments."""
+    expected = float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))
+    return Case((probabilities, labels), expected, visible=visible, call=call)
+
+
+def _accuracy_fixed() -> list[Case]:
+    probabilities = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5],
+                              [0.6, 0.3, 0.1]])
+    tens = np.full((5, 10), 0.05, dtype=np.float32)
+    tens[np.arange(5), [3, 1, 4, 1, 5]] = 0.55
+    return [
+        accuracy_case(probabilities, np.array([1, 0, 1, 2])),                    # 0.5
+        accuracy_case(tens, np.array([3, 1, 4, 0, 0], dtype=np.uint8)),          # 0.6
+        accuracy_case(np.eye(10), np.arange(10)),                                # 1.0
+        accuracy_case(np.eye(10)[::-1].copy(), np.arange(10), visible=False),    # 0.0
+    ]
+
+
+def _accuracy_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for rows in (50, 7, 1000):
+        p = rng.random((rows, 10))
+        labels = np.where(rng.random(rows) < 0.6, p.argmax(axis=1), rng.integers(0, 10, rows))
+        cases.append(accuracy_case(p.astype(np.float32), labels.astype(np.uint8)))
+    return cases
+
+
+ACCURACY = Exercise(
+    name="accuracy", fixed=_accuracy_fixed, drawn=_accuracy_drawn,
+    compare=lambda got, case, passed: number_problem(got, case.expected, atol=1e-9),
+    hint="the predicted class is the argmax of each row (axis=1); compare it with the labels "
+         "and take the mean of the matches (a fraction, not a count).",
+    success="accuracy is the fraction of rows whose most probable class is the label.")
+
+
+# --- 08 predicting ---------------------------------------------------------------------------
+
+def predict_digit_cases(model: Any, images: np.ndarray, indices: Any,
+                        name: str = "images") -> list[Case]:
+    """Cases of ``predict_digit`` for ``images[indices]``; the expected digits are the
+    argmax of ``model.predict`` on those images, computed here, before any learner code runs."""
+    indices = [int(i) for i in indices]
+    batch = np.array(images[indices], dtype=np.float32)
+    expected = np.asarray(model.predict(batch, verbose=0)).argmax(axis=1)
+    return [Case((model, batch[k].copy()), int(expected[k]),
+                 call=f"predict_digit(model, {name}[{index}])")
+            for k, index in enumerate(indices)]
+
+
+def _predict_digit_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    problem = _kind_problem(got, "a plain Python int")
+    if problem:
+        return problem
+    if isinstance(got, np.ndarray):
+        return (f"returned an array of shape {got.shape}, expected one digit as a plain "
+                f"Python int: take np.argmax of the first row and wrap it in int(...).")
+    if not isinstance(got, int):
+        return (f"returned {describe(got)} ({type(got).__name__}), expected a plain Python "
+                f"int: wrap it in int(...).")
+    if got != case.expected:
+        return f"returned {got}, but the model's most probable class is {case.expected}."
+    return None
+
+
+PREDICT_DIGIT = Exercise(
+    name="predict_digit", fixed=lambda: [], drawn=lambda rng: [],
+    compare=_predict_digit_compare,
+    hint="the model wants a batch: image[np.newaxis] has shape (1, 28, 28); take the argmax "
+         "of the first row of model.predict(...) and return int(...) of it.",
+    success="predict_digit gives the model's most probable class for one image.")
+
+
+# --- 09 going further ------------------------------------------------------------------------
+
+def _megabytes_case(n: int, dtype: Any, visible: bool = True) -> Case:
+    return Case((n, dtype), n * 28 * 28 * np.dtype(dtype).itemsize / 1e6, visible=visible)
+
+
+DATASET_MEGABYTES = Exercise(
+    name="dataset_megabytes",
+    fixed=lambda: [_megabytes_case(60000, "uint8"), _megabytes_case(60000, "float32"),
+                   _megabytes_case(60000, "float64"), _megabytes_case(10, np.float16),
+                   _megabytes_case(10000, "float16", False), _megabytes_case(1, np.uint8, False),
+                   _megabytes_case(70000, np.float64, False), _megabytes_case(0, "float32", False)],
+    drawn=lambda rng: [_megabytes_case(int(n), t) for n, t in
+                       zip(rng.integers(1, 100_000, 4), ("int16", np.float32, "uint8", np.int64))],
+    compare=lambda got, case, passed: number_problem(got, case.expected, atol=1e-9, rtol=1e-9),
+    hint="bytes = images * 28 * 28 * bytes per value (np.dtype(dtype).itemsize); one "
+         "megabyte here is 1,000,000 bytes.",
+    success="dataset_megabytes: 47 MB as uint8, 188 MB as float32, 376 MB as float64.")
+
+
+# --- 05 building the model -------------------------------------------------------------------
+
+#: Layers a correct model may contain (Input, Flatten or Reshape, Dense, activation layers).
+ALLOWED_LAYERS = ("InputLayer", "Flatten", "Reshape", "Dense", "Activation", "ReLU", "Softmax")
+#: Parameters of the reference model: 784*512 + 512 + 512*10 + 10.
+REFERENCE_PARAMETERS = 407_050
+
+
+def _effective_activations(model: Any) -> list[tuple[Any, list[Callable[[Any], Any]]]]:
+    """Pair each Dense layer with the activations applied after its weighted sum.
+
+    A Dense layer's own ``activation`` counts, and so do Activation, ReLU and Softmax layers
+    that follow it before the next Dense layer: both spellings mean the same network.
+    """
+    import keras
+
+    groups: list[tuple[Any, list[Callable[[Any], Any]]]] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            groups.append((layer, [layer.activation]))
+        elif isinstance(layer, (keras.layers.Activation, keras.layers.ReLU,
+                                keras.layers.Softmax)) and groups:
+            groups[-1][1].append(layer)
+    return groups
+
+
+def _apply(functions: list[Callable[[Any], Any]], values: np.ndarray) -> np.ndarray:
+    import keras
+
+    x = keras.ops.convert_to_tensor(values.astype("float32"))
+    for function in functions:
+        x = function(x)
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def _outputs(model: Any, images: np.ndarray) -> np.ndarray:
+    """The model's outputs on ``images``, called directly (``model.predict`` would trace a new
+    TensorFlow function for every model a check builds, and TensorFlow warns about that)."""
+    import keras
+
+    result = model(np.asarray(images, dtype="float32"), training=False)
+    return np.asarray(keras.ops.convert_to_numpy(result))
+
+
+def model_problems(model: Any, images: np.ndarray | None = None) -> list[str]:
+    """Everything that keeps ``model`` from being the course's compiled reference model.
+
+    Checks behaviour and structure through public Keras 3 APIs only. The model is first called
+    on a batch of images, which builds a model declared without an ``Input`` (the seed
+    tutorial's style) before anything asks for its weights; then come the output shape and
+    probabilities, the layers and their activations (applied to test values, never compared by
+    name, so ``tf.nn.softmax`` passes), the parameter count, the loss (evaluated on known
+    values), the optimizer class and the accuracy metric. An empty list means all is right.
+
+    Args:
+        model: what ``build_model()`` returned.
+        images: a batch of (n, 28, 28) images to call it on; four random ones by default.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        return [f"build_model should return a Keras model, it returned "
+                f"{type(model).__name__}."]
+    if images is None:
+        images = np.random.default_rng(0).random((4, 28, 28)).astype("float32")
+    count = len(images)
+    try:
+        outputs = _outputs(model, images)
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return [f"the model cannot take a batch of 28x28 images ({type(error).__name__}: "
+                f"{first[:200]}). Start it with keras.Input(shape=(28, 28)) and Flatten."]
+    problems = []
+    if outputs.shape != (count, 10):
+        problems.append(f"for a batch of {count} images the model outputs shape "
+                        f"{outputs.shape}, expected ({count}, 10): one probability per digit. "
+                        f"Is there a Flatten layer before the Dense layers?")
+    elif not (np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4)):
+        problems.append("the outputs are not probabilities (each row should be >= 0 and sum "
+                        "to 1): the last layer needs the softmax activation.")
+    unexpected = [type(layer).__name__ for layer in model.layers
+                  if type(layer).__name__ not in ALLOWED_LAYERS]
+    if unexpected:
+        problems.append(f"the model has layers the reference model does not: "
+                        f"{', '.join(unexpected)}. Use only Flatten and two Dense layers.")
+    groups = _effective_activations(model)
+    if len(groups) != 2:
+        problems.append(f"the model has {len(groups)} Dense layer(s), expected 2: a hidden "
+                        f"layer of 512 units and an output layer of 10.")
+    else:
+        (hidden, hidden_acts), (output, output_acts) = groups
+        if hidden.units != 512:
+            problems.append(f"the hidden Dense layer has {hidden.units} units, expected 512.")
+        if output.units != 10:
+            problems.append(f"the output Dense layer has {output.units} units, expected 10: "
+                            f"one per digit.")
+        probe = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]])
+        if not np.allclose(_apply(hidden_acts, probe), np.maximum(probe, 0.0), atol=1e-6):
+            problems.append("the hidden layer's activation is not ReLU.")
+        softmax = np.exp(probe) / np.exp(probe).sum()
+        if not np.allclose(_apply(output_acts, probe), softmax, atol=1e-5):
+            problems.append("the output layer's activation is not softmax.")
+    parameters = model.count_params()  # built by the call above
+    if parameters != REFERENCE_PARAMETERS:
+        problems.append(f"the model has {parameters:,} parameters, expected 407,050 "
+                        f"(784*512 + 512 + 512*10 + 10).")
+    problems += compile_problems(model)
+    return problems
+
+
+def compile_problems(model: Any) -> list[str]:
+    """What is wrong with how ``model`` was compiled (loss, optimizer, accuracy metric)."""
+    import keras
+
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        return ["the model is not compiled: call model.compile(loss=..., optimizer=..., "
+                "metrics=[...]) before returning it."]
+    problems = []
+    y_true = np.eye(10, dtype="float32")[[1, 3]]
+    y_pred = np.full((2, 10), 0.05, dtype="float32")
+    y_pred[0, 1], y_pred[1, 3] = 0.55, 0.2
+    y_pred /= y_pred.sum(axis=1, keepdims=True)
+    reference = float(np.mean(-np.log(y_pred[y_true == 1])))
+    try:
+        loss = keras.losses.get(model.loss)
+        value = float(np.mean(keras.ops.convert_to_numpy(loss(y_true, y_pred))))
+    except Exception:
+        value = math.nan
+    from_logits = False
+    try:
+        from_logits = bool(model.loss.get_config().get("from_logits", False))
+    except Exception:  # a string or a plain function has no config
+        pass
+    if from_logits:
+        problems.append("the loss is computed from logits (from_logits=True), but the model "
+                        "already outputs probabilities: use categorical cross-entropy as is.")
+    elif not math.isclose(value, reference, rel_tol=1e-3):
+        problems.append(f"the loss is {_name_of(model.loss)}, expected categorical "
+                        f"cross-entropy (on probabilities, with one-hot labels).")
+    optimizer = model.optimizer
+    if not isinstance(optimizer, keras.optimizers.Adam) or \
+            isinstance(optimizer, keras.optimizers.AdamW):
+        problems.append(f"the optimizer is {type(optimizer).__name__}, expected Adam.")
+    if not problems:
+        problems += _accuracy_metric_problems(model)
+    return problems
+
+
+def _accuracy_metric_problems(model: Any) -> list[str]:
+    rng = np.random.default_rng(1)
+    images = rng.random((16, 28, 28)).astype("float32")
+    outputs = _outputs(model, images)
+    if outputs.shape != (16, 10):
+        return []  # the output shape is already reported; accuracy cannot be measured
+    predicted = outputs.argmax(axis=1)
+    labels = np.eye(10, dtype="float32")[(predicted + np.arange(16) % 2) % 10]
+    expected = float(np.mean(labels.argmax(axis=1) == predicted))  # 0.5 by construction
+    try:
+        results = model.evaluate(images, labels, verbose=0, return_dict=True)
+    except Exception as error:
+        return [f"evaluating the compiled model failed: {type(error).__name__}: {error}"]
+    accuracies = {k: v for k, v in results.items() if "acc" in k}
+    if not any(math.isclose(float(v), expected, abs_tol=1e-6) for v in accuracies.values()):
+        return ["the model does not report accuracy: compile it with metrics=['accuracy']."]
+    return []
+
+
+def _name_of(thing: Any) -> str:
+    if isinstance(thing, str):
+        return repr(thing)
+    return getattr(thing, "name", None) or getattr(thing, "__name__", None) or \
+        type(thing).__name__
+
+
+def learnable_batch(count: int = 256, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose label is written in them (a bright row per digit) and one-hot labels.
+
+    The reference model learns it within a few epochs, so "training lowers the loss" is a
+    property of the model, not of luck.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    images = rng.random((count, 28, 28)).astype("float32") * 0.3
+    images[np.arange(count), 2 * labels + 4, :] = 1.0
+    return images, np.eye(10, dtype="float32")[labels]
+
+
+def judge_build_model(build_model: Callable[[], Any], seed: int | None = None) -> None:
+    """Judge ``build_model`` as a whole: both views run this, only the probe images differ.
+
+    Calls ``build_model()`` twice (each call must build a new model), judges the first model
+    with :func:`model_problems` on a batch of images (drawn from ``seed`` when given), then
+    trains it briefly on a learnable batch: its loss must go down.
+
+    Raises:
+        NotAttempted: the stub still raises ``NotImplementedError``.
+        Incorrect: with every problem found, one per line.
+    """
+    import warnings
+
+    name = "build_model"
+    hint = ("Flatten, Dense(512, activation='relu'), Dense(10, activation='softmax'), compiled "
+            "with loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'].")
+    if not callable(build_model):
+        raise Incorrect(f"build_model is {describe(build_model)}, not a function: run the "
+                        f"cell that defines it.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = call(build_model, name, "build_model()", (), {})
+        problem = _returned_nothing(first, name)
+        if problem:
+            raise Incorrect(f"build_model(): {problem}")
+        images = None
+        if seed is not None:
+            images = np.random.default_rng(seed).random((5, 28, 28)).astype("float32")
+        problems = model_problems(first, images)
+        if problems:
+            raise Incorrect("build_model's model is not the reference model yet:\n- "
+                            + "\n- ".join(problems) + f"\nHint: {hint}")
+        second = call(build_model, name, "build_model()", (), {})
+        if second is first:
+            raise Incorrect("build_model() returned the same model object twice: build a "
+                            "new model inside the function on every call.")
+        x, y = learnable_batch()
+        try:
+            before = float(first.evaluate(x, y, verbose=0, return_dict=True)["loss"])
+            first.fit(x, y, epochs=3, batch_size=32, verbose=0)
+            after = float(first.evaluate(x, y, verbose=0, return_dict=True)["loss"])
+        except Exception as error:
+            raise Incorrect(f"training the model failed: {type(error).__name__}: "
+                            f"{str(error)[:200]}") from error
+    if not after < before:
+        raise Incorrect(f"training the model for 3 epochs did not lower its loss "
+                        f"({before:.3f} before, {after:.3f} after). Hint: {hint}")
+
+
+BUILD_MODEL_SUCCESS = ("build_model returns the compiled reference model: 784 -> 512 (relu) -> "
+                       "10 (softmax), 407,050 parameters, categorical cross-entropy, Adam, "
+                       "accuracy.")
+
+#: Every exercise judged case by case, by name (``build_model`` has :func:`judge_build_model`).
+EXERCISES: dict[str, Exercise] = {e.name: e for e in (
+    NEURON, DENSE_FORWARD, RELU, SIGMOID, SOFTMAX, NORMALIZE, ONE_HOT, STEPS_PER_EPOCH,
+    ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}

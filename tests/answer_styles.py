@@ -1,0 +1,404 @@
+"""Right and wrong answers to every exercise, in the styles learners write them.
+
+Each answer is the full source of the exercise's solution cell. The notebook's set-up has
+already imported ``np`` (and ``keras`` in the notebooks that use it), so the sources may use
+them. A wrong answer comes with a fragment of the message that must explain it.
+
+The same styles are proven three ways: through the visible checks (tests/test_checks.py),
+through each master's hidden test cell (tests/test_hidden_tests.py) and, a few of them,
+through the class-grading command (tests/test_grader_verdicts.py).
+"""
+
+from __future__ import annotations
+
+import answers
+
+#: exercise name -> notebook holding it.
+NOTEBOOKS = {
+    "neuron": "01_neurons.ipynb",
+    "dense_forward": "02_layers.ipynb",
+    "relu": "03_activations.ipynb",
+    "sigmoid": "03_activations.ipynb",
+    "softmax": "03_activations.ipynb",
+    "normalize": "04_data_and_preprocessing.ipynb",
+    "one_hot": "04_data_and_preprocessing.ipynb",
+    "build_model": "05_building_the_model.ipynb",
+    "steps_per_epoch": "06_training.ipynb",
+    "accuracy": "07_evaluating.ipynb",
+    "predict_digit": "08_predicting.ipynb",
+    "dataset_megabytes": "09_going_further.ipynb",
+}
+
+RIGHT: dict[str, dict[str, str]] = {
+    "neuron": {
+        "dot_maximum": '''
+def neuron(inputs, weights, bias):
+    y_sum = np.dot(inputs, weights) + bias
+    return np.maximum(0.0, y_sum)
+''',
+        "matmul_builtin_max": '''
+def neuron(inputs, weights, bias):
+    return max(0, inputs @ weights + bias)
+''',
+        "loop": '''
+def neuron(inputs, weights, bias):
+    total = bias
+    for i, w in zip(inputs, weights):
+        total += i * w
+    return total if total > 0 else 0.0
+''',
+        "sum_of_products": '''
+def neuron(inputs, weights, bias):
+    return np.maximum(0, np.sum(inputs * weights) + bias)
+''',
+    },
+    "dense_forward": {
+        "matmul": '''
+def dense_forward(x, weights, bias):
+    return np.maximum(0.0, x @ weights + bias)
+''',
+        "dot_where": '''
+def dense_forward(x, weights, bias):
+    z = np.dot(x, weights) + bias
+    return np.where(z > 0, z, 0)
+''',
+        "row_loop": '''
+def dense_forward(x, weights, bias):
+    rows = []
+    for row in x:
+        rows.append(np.maximum(0, row @ weights + bias))
+    return np.array(rows)
+''',
+        "einsum_clip": '''
+def dense_forward(x, weights, bias):
+    return np.clip(np.einsum("bn,nu->bu", x, weights) + bias, 0, None)
+''',
+    },
+    "relu": {
+        "maximum": "\ndef relu(x):\n    return np.maximum(0, x)\n",
+        "where": "\ndef relu(x):\n    return np.where(x > 0, x, 0.0)\n",
+        "mask": "\ndef relu(x):\n    return x * (x > 0)\n",
+        "in_place": "\ndef relu(x):\n    x[x < 0] = 0\n    return x\n",
+    },
+    "sigmoid": {
+        "numpy": "\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n",
+        "tanh": "\ndef sigmoid(x):\n    return 0.5 * (1 + np.tanh(x / 2))\n",
+        "keras_ops": '''
+def sigmoid(x):
+    return keras.ops.convert_to_numpy(keras.activations.sigmoid(x))
+''',
+        "exp_ratio": "\ndef sigmoid(x):\n    e = np.exp(x)\n    return e / (1 + e)\n",
+    },
+    "softmax": {
+        "stable": '''
+def softmax(x):
+    x = np.asarray(x, dtype=float)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    exps = np.exp(shifted)
+    return exps / exps.sum(axis=-1, keepdims=True)
+''',
+        "keras_ops": '''
+def softmax(x):
+    return keras.ops.convert_to_numpy(keras.activations.softmax(np.asarray(x), axis=-1))
+''',
+        "logsumexp": '''
+def softmax(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    log_z = m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+    return np.exp(x - log_z)
+''',
+    },
+    "normalize": {
+        "astype_divide": '\ndef normalize(images):\n    return images.astype("float32") / 255\n',
+        "divide_then_cast": "\ndef normalize(images):\n"
+                            "    return (images / 255.0).astype(np.float32)\n",
+        "np_divide_dtype": '''
+def normalize(images):
+    return np.divide(images, 255, dtype=np.float32)
+''',
+        "copy_in_place": '''
+def normalize(images):
+    out = np.array(images, dtype=np.float32)
+    out /= 255
+    return out
+''',
+    },
+    "one_hot": answers.ONE_HOT_RIGHT,
+    "build_model": {
+        **answers.BUILD_MODEL_RIGHT,
+        "seed_tutorial_no_input": '''
+from tensorflow import keras
+from tensorflow.keras import layers
+
+def build_model():
+    model = keras.Sequential([layers.Flatten(), layers.Dense(units=512, activation='relu'),
+                              layers.Dense(units=10, activation='softmax')])
+    model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+    return model
+''',
+        "tf_keras_objects": '''
+import tensorflow as tf
+
+def build_model():
+    model = tf.keras.models.Sequential()
+    model.add(tf.keras.layers.Flatten())
+    model.add(tf.keras.layers.Dense(512, activation=tf.nn.relu))
+    model.add(tf.keras.layers.Dense(10, activation=tf.nn.softmax))
+    model.compile(optimizer=tf.keras.optimizers.Adam(),
+                  loss=tf.keras.losses.CategoricalCrossentropy(), metrics=["acc"])
+    return model
+''',
+    },
+    "steps_per_epoch": {
+        "ceil": "\nimport math\n\ndef steps_per_epoch(num_examples, batch_size):\n"
+                "    return math.ceil(num_examples / batch_size)\n",
+        "negative_floor": "\ndef steps_per_epoch(num_examples, batch_size):\n"
+                          "    return -(-num_examples // batch_size)\n",
+        "add_then_floor": "\ndef steps_per_epoch(num_examples, batch_size):\n"
+                          "    return (num_examples + batch_size - 1) // batch_size\n",
+        "divmod": '''
+def steps_per_epoch(num_examples, batch_size):
+    full, rest = divmod(num_examples, batch_size)
+    return full + (1 if rest else 0)
+''',
+    },
+    "accuracy": {
+        "argmax_mean": '''
+def accuracy(probabilities, labels):
+    return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))
+''',
+        "count_over_len": '''
+def accuracy(probabilities, labels):
+    right = (probabilities.argmax(axis=-1) == labels).sum()
+    return right / len(labels)
+''',
+        "loop": '''
+def accuracy(probabilities, labels):
+    right = 0
+    for row, label in zip(probabilities, labels):
+        if np.argmax(row) == label:
+            right += 1
+    return right / len(labels)
+''',
+    },
+    "predict_digit": {
+        "predict_newaxis": '''
+def predict_digit(model, image):
+    probabilities = model.predict(image[np.newaxis], verbose=0)
+    return int(np.argmax(probabilities[0]))
+''',
+        "call_expand_dims": '''
+import keras
+
+def predict_digit(model, image):
+    out = model(np.expand_dims(image, 0), training=False)
+    return int(np.argmax(keras.ops.convert_to_numpy(out)))
+''',
+        "reshape_item": '''
+def predict_digit(model, image):
+    return model.predict(image.reshape(1, 28, 28), verbose=0).argmax(axis=1)[0].item()
+''',
+    },
+    "dataset_megabytes": {
+        "itemsize": "\ndef dataset_megabytes(num_images, dtype):\n"
+                    "    return num_images * 28 * 28 * np.dtype(dtype).itemsize / 1e6\n",
+        "nbytes_of_empty": "\ndef dataset_megabytes(num_images, dtype):\n"
+                           "    images = np.empty((num_images, 28, 28), dtype=dtype)\n"
+                           "    return images.nbytes / 10**6\n",
+        "bits": '''
+def dataset_megabytes(num_images, dtype):
+    bits = np.dtype(dtype).itemsize * 8
+    return num_images * 784 * bits / 8 / 1_000_000
+''',
+    },
+}
+
+_BM = answers.BUILD_MODEL_WRONG
+
+#: exercise -> style -> (source, a fragment the failure message must contain).
+WRONG: dict[str, dict[str, tuple[str, str]]] = {
+    "neuron": {
+        "no_relu": ("\ndef neuron(inputs, weights, bias):\n"
+                    "    return np.dot(inputs, weights) + bias\n", "expected 0"),
+        "no_bias": ("\ndef neuron(inputs, weights, bias):\n"
+                    "    return np.maximum(0, np.dot(inputs, weights))\n", "expected"),
+        "no_sum": ("\ndef neuron(inputs, weights, bias):\n"
+                   "    return np.maximum(0, inputs * weights + bias)\n", "shape (3,)"),
+        "relu_per_input": ("\ndef neuron(inputs, weights, bias):\n"
+                           "    return np.sum(np.maximum(0, inputs * weights)) + bias\n",
+                           "returned 7"),
+        "no_return": ("\ndef neuron(inputs, weights, bias):\n"
+                      "    y = np.maximum(0, np.dot(inputs, weights) + bias)\n",
+                      "returned None. Is a `return` statement missing"),
+    },
+    "dense_forward": {
+        "no_relu": ("\ndef dense_forward(x, weights, bias):\n    return x @ weights + bias\n",
+                    "differ"),
+        "no_bias": ("\ndef dense_forward(x, weights, bias):\n"
+                    "    return np.maximum(0, x @ weights)\n", "differ"),
+        "transposed_weights": ("\ndef dense_forward(x, weights, bias):\n"
+                               "    return np.maximum(0, x @ weights.T + bias)\n", "raised"),
+        "tensor": ("\ndef dense_forward(x, weights, bias):\n"
+                   "    return keras.activations.relu(x @ weights + bias)\n", "tensor"),
+        "no_return": ("\ndef dense_forward(x, weights, bias):\n"
+                      "    out = np.maximum(0, x @ weights + bias)\n", "returned None"),
+    },
+    "relu": {
+        "abs": ("\ndef relu(x):\n    return np.abs(x)\n", "differ"),
+        "min": ("\ndef relu(x):\n    return np.minimum(0, x)\n", "differ"),
+        "builtin_max": ("\ndef relu(x):\n    return max(0, x)\n", "raised ValueError"),
+        "list": ("\ndef relu(x):\n    return [max(0.0, v) for v in np.ravel(x)]\n",
+                 "Python list"),
+        "no_return": ("\ndef relu(x):\n    np.maximum(0, x)\n", "returned None"),
+    },
+    "sigmoid": {
+        "sign_flipped": ("\ndef sigmoid(x):\n    return 1 / (1 + np.exp(x))\n", "differ"),
+        "wrong_for_negatives": ("\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-np.abs(x)))\n",
+                                "differ"),
+        "exp_over_exp": ("\ndef sigmoid(x):\n    return np.exp(-x) / (1 + np.exp(-x))\n",
+                         "differ"),
+        "tensor": ("\ndef sigmoid(x):\n    return keras.activations.sigmoid(x)\n", "tensor"),
+    },
+    "softmax": {
+        "overflows": ("\ndef softmax(x):\n    e = np.exp(x)\n"
+                      "    return e / e.sum(axis=-1, keepdims=True)\n", "nan"),
+        "sums_everything": ("\ndef softmax(x):\n    e = np.exp(x - np.max(x))\n"
+                            "    return e / e.sum()\n", "differ"),
+        "first_axis": ("\ndef softmax(x):\n    e = np.exp(x - np.max(x, axis=0))\n"
+                       "    return e / e.sum(axis=0)\n", "differ"),
+        "no_exp": ("\ndef softmax(x):\n    return x / np.sum(x, axis=-1, keepdims=True)\n",
+                   "differ"),
+    },
+    "normalize": {
+        "own_max": ('\ndef normalize(images):\n'
+                    '    return (images / images.max()).astype("float32")\n', "differ"),
+        "min_max": ('\ndef normalize(images):\n'
+                    '    lo, hi = images.min(), images.max()\n'
+                    '    return ((images - lo) / (hi - lo)).astype("float32")\n', "differ"),
+        "float64": ("\ndef normalize(images):\n    return images / 255\n", "float32"),
+        "by_256": ('\ndef normalize(images):\n    return images.astype("float32") / 256\n',
+                   "differ"),
+        "no_return": ('\ndef normalize(images):\n    images.astype("float32") / 255\n',
+                      "returned None"),
+    },
+    "one_hot": {
+        "classes_from_max_label": (answers.ONE_HOT_WRONG["classes_from_max_label"], "shape"),
+        "shifted_by_one": (answers.ONE_HOT_WRONG["shifted_by_one"], "differ"),
+        "integer_dtype": (answers.ONE_HOT_WRONG["integer_dtype"], "floats"),
+        "always_ten_classes": (answers.ONE_HOT_WRONG["always_ten_classes"], "shape"),
+        "transposed": (answers.ONE_HOT_WRONG["transposed"], "shape"),
+        "tensor": ('''
+import tensorflow as tf
+
+def one_hot(labels, num_classes=10):
+    return tf.one_hot(np.asarray(labels), depth=num_classes)
+''', "tensor"),
+    },
+    "build_model": {
+        "hidden_256_units": (_BM["hidden_256_units"], "256 units"),
+        "sigmoid_output": (_BM["sigmoid_output"], "softmax"),
+        "mse_loss": (_BM["mse_loss"], "loss"),
+        "sgd_optimizer": (_BM["sgd_optimizer"], "Adam"),
+        "not_compiled": (_BM["not_compiled"], "not compiled"),
+        "extra_hidden_layer": (_BM["extra_hidden_layer"], "3 Dense"),
+        "no_hidden_layer": (_BM["no_hidden_layer"], "1 Dense"),
+        "no_flatten": (_BM["no_flatten"], "Flatten"),
+        "sparse_loss": (_BM["sparse_loss"], "loss"),
+        "from_logits": ('''
+def build_model():
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(512, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                  optimizer="adam", metrics=["accuracy"])
+    return model
+''', "loss"),
+        "same_model_every_call": ('''
+_model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                           keras.layers.Dense(512, activation="relu"),
+                           keras.layers.Dense(10, activation="softmax")])
+_model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+
+def build_model():
+    return _model
+''', "same model"),
+        "no_return": ('''
+def build_model():
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(512, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+''', "returned None"),
+    },
+    "steps_per_epoch": {
+        "floor": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
+                  "    return num_examples // batch_size\n", "expected 4"),
+        "true_division": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
+                          "    return num_examples / batch_size\n", "float"),
+        "floor_plus_one": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
+                           "    return num_examples // batch_size + 1\n", "expected"),
+        "round": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
+                  "    return round(num_examples / batch_size)\n", "expected"),
+    },
+    "accuracy": {
+        "count_not_fraction": ("\ndef accuracy(probabilities, labels):\n"
+                               "    return np.sum(np.argmax(probabilities, axis=1) == labels)\n",
+                               "returned 2"),
+        "wrong_axis": ("\ndef accuracy(probabilities, labels):\n"
+                       "    return np.mean(np.argmax(probabilities, axis=0)[:len(labels)] "
+                       "== labels)\n", "raised ValueError"),
+        "error_rate": ("\ndef accuracy(probabilities, labels):\n"
+                       "    return 1 - np.mean(np.argmax(probabilities, axis=1) == labels)\n",
+                       "expected"),
+        "no_return": ("\ndef accuracy(probabilities, labels):\n"
+                      "    np.mean(np.argmax(probabilities, axis=1) == labels)\n",
+                      "returned None"),
+    },
+    "predict_digit": {
+        "numpy_integer": ("\ndef predict_digit(model, image):\n"
+                          "    return np.argmax(model.predict(image[np.newaxis], verbose=0))\n",
+                          "plain Python int"),
+        "probabilities": ("\ndef predict_digit(model, image):\n"
+                          "    return model.predict(image[np.newaxis], verbose=0)\n", "array"),
+        "max_probability": ("\ndef predict_digit(model, image):\n"
+                            "    return float(np.max(model.predict(image[np.newaxis], "
+                            "verbose=0)))\n", "plain Python int"),
+        "off_by_one": ("\ndef predict_digit(model, image):\n"
+                       "    p = model.predict(image[np.newaxis], verbose=0)\n"
+                       "    return int(np.argmax(p[0])) + 1\n", "most probable class"),
+        "no_batch": ("\ndef predict_digit(model, image):\n"
+                     "    return int(np.argmax(model.predict(image, verbose=0)[0]))\n",
+                     "predict_digit(model"),
+    },
+    "dataset_megabytes": {
+        "mebibytes": ("\ndef dataset_megabytes(num_images, dtype):\n"
+                      "    return num_images * 784 * np.dtype(dtype).itemsize / 2**20\n",
+                      "expected 47.04"),
+        "bits": ("\ndef dataset_megabytes(num_images, dtype):\n"
+                 "    return num_images * 784 * np.dtype(dtype).itemsize * 8 / 1e6\n",
+                 "expected 47.04"),
+        "ignores_dtype": ("\ndef dataset_megabytes(num_images, dtype):\n"
+                          "    return num_images * 784 / 1e6\n", "expected 188.16"),
+        "no_return": ("\ndef dataset_megabytes(num_images, dtype):\n"
+                      "    size = num_images * 784 * np.dtype(dtype).itemsize / 1e6\n",
+                      "returned None"),
+    },
+}
+
+
+def namespace() -> dict:
+    """A namespace like a notebook's after its set-up cell: np, math and keras imported."""
+    import math
+
+    import keras
+    import numpy as np
+
+    return {"np": np, "math": math, "keras": keras, "__name__": "__main__"}
+
+
+def define(exercise: str, source: str, names: dict | None = None):
+    """Run an answer's source in ``names`` (a fresh notebook-like namespace by default) and
+    return the function it defines."""
+    names = namespace() if names is None else names
+    exec(compile(source, f"<answer {exercise}>", "exec"), names)
+    return names[exercise]
