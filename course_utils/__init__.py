@@ -6,7 +6,8 @@ The notebooks stay short by keeping here what is too long or too fiddly to write
   figures (``plots``), each exercise's contract: its cases, expectations and messages
   (``exercises``), the instant feedback shown from them (``checks``), the
   reference model the later notebooks build on (``models``) and the notebook set-up call
-  (``setup``), and the learner/grader switch (``mode``);
+  (``setup``), the learner/grader switch (``mode``), the learner's own work folder
+  (``workspace``) and the draw-a-digit pad (``draw``);
 - for instructors, in the ``grading`` subpackage, which no learner's kernel imports: the
   student-version build, class grading on nbgrader and its configuration.
 

@@ -11,6 +11,7 @@ TensorFlow is imported only when a function here is called.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,11 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
         if verbose:
             print(f"Loaded the trained model from {path}.")
         return model
+    if grading_mode() and os.environ.get(REFERENCE_MODEL_ENV):
+        # Graded on its own, a notebook gets the grader's model rather than training one.
+        if verbose:
+            print("Grading mode: using the grader's reference model.")
+        return reference_model()
     if verbose:
         print(f"No trained model at {path} yet: training the reference model now "
               f"({EPOCHS} epochs, about two minutes on the full data).")

@@ -48,6 +48,26 @@ CLASS = {
 }
 
 
+#: Answers that are wrong but attack the test instead: each must earn nothing. The first two
+#: fool the test cell inside the student's kernel (they replace the course's checker, or make
+#: IPython swallow the test's error), so only the grader's check outside the kernel stops them.
+CHEATS = {
+    "neuron": "from course_utils import checks\n"
+              "checks.check_neuron = lambda *args, **kwargs: print('\N{CHECK MARK}')\n"
+              "def neuron(inputs, weights, bias):\n    return 0.0",
+    "one_hot": "get_ipython().set_custom_exc((Exception,), lambda *args, **kwargs: None)\n"
+               "import numpy as np\n"
+               "def one_hot(labels, num_classes=10):\n"
+               "    return np.zeros((len(labels), num_classes), dtype='float32')",
+    "relu": "import numpy as np\nnp.array_equal = lambda *a, **k: True\n"
+            "np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
+            "def relu(x):\n    return x",
+    "steps_per_epoch": "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
+                       "    def __ne__(self, other):\n        return False\n"
+                       "def steps_per_epoch(num_examples, batch_size):\n    return Liar(1)",
+}
+
+
 def _source(student: str, exercise: str) -> str:
     style = CLASS[student][exercise]
     if student.startswith("right"):
@@ -56,6 +76,16 @@ def _source(student: str, exercise: str) -> str:
 
 
 def _make_class(root: Path) -> None:
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        cheated = False
+        for cell in notebook.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in CHEATS:
+                cell.source, cheated = CHEATS[grade_id], True
+        if cheated:
+            (root / "cheat").mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, root / "cheat" / path.name)
     for student in CLASS:
         for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
             notebook = nbformat.read(path, as_version=4)
@@ -78,10 +108,12 @@ def graded(tmp_path_factory):
         [sys.executable, "-m", "course_utils.grading", str(submissions), "--output",
          str(output), "--jobs", "2", "--quiet"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]  # every file graded, none in problems
     with (output / "grades.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    return {"rows": rows, "output": output}
+    with (output / "flags.csv").open() as handle:
+        flags = list(csv.DictReader(handle))
+    return {"rows": rows, "output": output, "flags": flags}
 
 
 @pytest.mark.parametrize("student", ["right-a", "right-b"])
@@ -122,3 +154,21 @@ def test_feedback_says_what_is_wrong_in_one_line(graded):
 def test_right_feedback_shows_the_tick(graded):
     text = _feedback_text(graded, "right-a", "05_building_the_model.ipynb")
     assert "\N{CHECK MARK} build_model returns the compiled reference model" in text
+
+
+def test_cheats_earn_nothing_and_are_flagged(graded):
+    rows = {r["grade_id"]: float(r["score"]) for r in graded["rows"]
+            if r["student_id"] == "cheat"}
+    assert set(rows) >= {f"test_{name}" for name in CHEATS}
+    assert {name: rows[f"test_{name}"] for name in CHEATS} == {name: 0.0 for name in CHEATS}
+    flagged = {f["cell"] for f in graded["flags"] if f["student_id"] == "cheat"}
+    assert flagged >= set(CHEATS), graded["flags"]
+    # At least the checker replacement fooled the test inside the kernel; the grader's check
+    # outside it is what took the points away, and it says so.
+    outside = [f for f in graded["flags"] if f["student_id"] == "cheat"
+               and "passed its test in the notebook" in f["finding"]]
+    assert any(f["cell"] == "neuron" for f in outside), graded["flags"]
+
+
+def test_right_and_wrong_answers_raise_no_flag(graded):
+    assert [f for f in graded["flags"] if f["student_id"] != "cheat"] == []

@@ -1,13 +1,18 @@
 """The instructor's side of the course: code that builds, runs and judges student notebooks.
 
 Nothing here runs in a learner's kernel, and the learner's side (``course_utils.data``,
-``plots``, ``checks``, ``models``, ``setup``) never imports it; this side may import that one.
+``plots``, ``checks``, ``exercises``, ``models``, ``setup``, ...) never imports it; this side
+may import that one.
 
 - ``build``: the student versions in ``notebooks/``, made from the masters in ``solutions/``
   with nbgrader (``python -m course_utils.grading.build``);
-- ``grade``: class grading on nbgrader, one folder per student (``python -m course_utils.grading``);
-- ``settings``: the nbgrader configuration shared by both and by ``nbgrader_config.py``;
-- ``preprocessors``: the nbgrader preprocessor the settings configure;
+- ``grade``: class grading on nbgrader, every notebook on its own (``python -m course_utils.grading``);
+- ``sandbox``: the bubblewrap sandbox each grading kernel runs in;
+- ``verify``: the re-check of every passed exercise outside the student's kernel;
+- ``flags``: what an instructor should look at in a student's code (``flags.csv``);
+- ``lms``: Canvas and Moodle downloads in, gradebook CSVs out (``python -m course_utils.grading.lms``);
+- ``settings``: the nbgrader configuration shared by all of them and by ``nbgrader_config.py``;
+- ``preprocessors``: the nbgrader preprocessors the settings configure;
 - ``kernel``: what the grading kernel runs before a student's notebook.
 
 Importing the package does nothing else.

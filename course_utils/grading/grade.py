@@ -49,10 +49,15 @@ from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 
 from course_utils.grading import sandbox as sandboxing
+from course_utils.grading.flags import Flag
 from course_utils.grading.settings import (ASSIGNMENT, DEFAULT_TIMEOUT, configure,
                                            use_sandbox_kernel)
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The environment variable naming the grader's reference model (see course_utils.models).
+REFERENCE_MODEL_ENV = "COURSE_REFERENCE_MODEL"
+#: Test images whose predictions re-check ``predict_digit`` (the grading slice's size).
+GRADING_IMAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ def _unreadable(path: Path) -> str | None:
 # --- one job, in a child process of its own ----------------------------------------------------
 
 def grade_job(job: Job, template: Path, work: Path, output: Path, options: Options,
-              slot: int = 0) -> tuple[list[CellGrade], list[Problem]]:
+              slot: int = 0) -> tuple[list[CellGrade], list[Problem], list[Flag]]:
     """Autograde one submitted notebook in a fresh copy of the course directory.
 
     Runs in the child process of :func:`run_job`. The kernel's working folder is ``scratch``,
@@ -253,6 +258,7 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
     autograded = course / "autograded" / job.internal_id / ASSIGNMENT / job.notebook
     grades: list[CellGrade] = []
     problems: list[Problem] = []
+    flags: list[Flag] = []
     name = Path(job.path).name
     if not autograded.is_file():
         cause = ("the kernel died while running it (does it call exit(), crash Python or run "
@@ -262,25 +268,131 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
         trouble = _trouble(autograded, log, options)
         if trouble:
             problems.append(Problem(job.student_id, name, f"graded, but {trouble}"))
+        master = course / "source" / ASSIGNMENT / job.notebook
+        found_flags, disagreements = _flag_and_verify(job, master, course, scratch, runtime,
+                                                      options, slot, work)
+        flags += found_flags
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             submission = gradebook.find_submission_notebook(Path(job.notebook).stem, ASSIGNMENT,
                                                             job.internal_id)
             for grade in sorted(submission.grades, key=lambda g: g.name):
-                if grade.cell_type == "code":
-                    grades.append(CellGrade(job.student_id, job.notebook, grade.name,
-                                            float(grade.score), float(grade.max_score)))
+                if grade.cell_type != "code":
+                    continue
+                if grade.name in disagreements and grade.score:
+                    # The mark is what the grader confirmed, not what the kernel claimed.
+                    grade.manual_score = 0.0
+                    gradebook.db.commit()
+                grades.append(CellGrade(job.student_id, job.notebook, grade.name,
+                                        float(grade.score), float(grade.max_score)))
         feedback = api.generate_feedback(ASSIGNMENT, job.internal_id, force=True)
         log += f"== feedback ==\n{feedback.get('log', '')}\n{feedback.get('error', '')}\n"
         html = course / "feedback" / job.internal_id / ASSIGNMENT / \
             job.notebook.replace(".ipynb", ".html")
         if html.is_file():
-            target = output / "feedback" / job.student_id
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(html, target / html.name)
+            leaked = feedback_leaks(html.read_text(errors="replace"), master)
+            if leaked:
+                problems.append(Problem(job.student_id, name, "feedback withheld: it would "
+                                        f"have shown hidden-test lines ({len(leaked)})"))
+            else:
+                target = output / "feedback" / job.student_id
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(html, target / html.name)
     log_file = output / _log_name(job)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.write_text(log)
-    return grades, problems
+    return grades, problems, flags
+
+
+def _flag_and_verify(job: Job, master_path: Path, course: Path, scratch: Path, runtime: Path,
+                     options: Options, slot: int, work: Path) -> tuple[list[Flag], set[str]]:
+    """Read the student's code for flags, and confirm each passed exercise outside the kernel.
+
+    Returns the flags and the names of the test cells whose in-notebook pass the grader could
+    not confirm (those score zero; each is flagged with the reason).
+    """
+    import nbformat
+
+    from course_utils.grading import flags as flagging
+    from course_utils.grading import verify
+
+    name = Path(job.path).name
+    submitted = nbformat.read(job.path, as_version=4)
+    master = nbformat.read(master_path, as_version=4)
+    found = flagging.scan(submitted, master, student_id=job.student_id, name=name)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(Path(job.notebook).stem, ASSIGNMENT,
+                                                        job.internal_id)
+        passed = [g.name[len("test_"):] for g in submission.grades
+                  if g.cell_type == "code" and g.name.startswith("test_") and g.score]
+    if not passed:
+        return found, set()
+    folder = work / "verify"
+    folder.mkdir(exist_ok=True)
+    if options.sandbox:
+        folder = scratch  # the sandbox's own scratch: the only folder its kernel can write
+    reference = os.environ.get(REFERENCE_MODEL_ENV)
+    images = None
+    if "predict_digit" in passed:
+        from course_utils.data import load_mnist
+
+        (_, _), (images, _) = load_mnist(verbose=False)
+        images = images[:GRADING_IMAGES]
+    try:
+        verdicts = verify.verify(
+            submitted, master, passed, folder, _executor(options, runtime, slot),
+            reference_model_path=Path(reference) if reference else None, images=images)
+    except Exception as error:  # the check itself failed: say so, never invent a zero
+        found.append(Flag(job.student_id, name, "-", f"could not re-check the answers outside "
+                          f"the notebook ({type(error).__name__}: {str(error)[:200]})"))
+        return found, set()
+    wrong = set()
+    for verdict in verdicts:
+        if not verdict.ok:
+            wrong.add(f"test_{verdict.exercise}")
+            found.append(Flag(job.student_id, name, verdict.exercise,
+                              f"passed its test in the notebook but not when the grader called "
+                              f"{verdict.exercise} outside it on new inputs (scored 0): "
+                              f"{verdict.message}"))
+    return found, wrong
+
+
+def _executor(options: Options, runtime: Path, slot: int):
+    """Run a notebook in a fresh kernel: the sandboxed one when grading is sandboxed."""
+
+    def execute(notebook, folder: Path) -> None:
+        from jupyter_client.manager import KernelManager
+        from nbclient import NotebookClient
+
+        if options.sandbox:
+            manager = KernelManager(kernel_name=sandboxing.KERNEL_NAME, transport="ipc",
+                                    ip=str(runtime / "verify"),
+                                    connection_file=str(runtime / "verify.json"))
+        else:
+            manager = KernelManager(kernel_name="python3")
+        client = NotebookClient(notebook, km=manager, timeout=options.timeout,
+                                allow_errors=True, interrupt_on_timeout=True,
+                                resources={"metadata": {"path": str(folder)}})
+        try:
+            client.execute(cwd=str(folder))
+        except Exception:  # a dead or stuck kernel: whatever results exist are judged
+            pass
+
+    return execute
+
+
+def feedback_leaks(html_text: str, master_path: Path) -> list[str]:
+    """Hidden-test lines of the master that a feedback page would show (none, normally)."""
+    import html as html_module
+
+    import nbformat
+
+    from course_utils.grading.preprocessors import hidden_test_lines, quoted_lines
+
+    master = nbformat.read(master_path, as_version=4)
+    text = html_module.unescape(re.sub(r"<[^>]+>", "", html_text))
+    return quoted_lines(text, hidden_test_lines(master.cells))
 
 
 def _log_name(job: Job) -> str:
@@ -311,16 +423,22 @@ def run_job(request: str) -> int:
     log_stream = open(spec["stderr"], "a", buffering=1)  # noqa: SIM115 - lives as long as the job
     os.dup2(log_stream.fileno(), 2)
     sys.stderr = log_stream
-    grades, problems = grade_job(Job(**spec["job"]), Path(spec["template"]), Path(spec["work"]),
-                                 Path(spec["output"]), Options(**spec["options"]), spec["slot"])
+    grades, problems, flags = grade_job(
+        Job(**spec["job"]), Path(spec["template"]), Path(spec["work"]), Path(spec["output"]),
+        Options(**spec["options"]), spec["slot"])
     Path(request + ".result.json").write_text(json.dumps(
-        {"grades": [asdict(g) for g in grades], "problems": [asdict(p) for p in problems]}))
+        {"grades": [asdict(g) for g in grades], "problems": [asdict(p) for p in problems],
+         "flags": [asdict(f) for f in flags]}))
     return 0
 
 
 def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Path,
-                  options: Options, slots: queue.Queue) -> tuple[list[CellGrade], list[Problem]]:
-    """Run one job in a child process; whatever happens to it, return rows for its file."""
+                  options: Options, slots: queue.Queue,
+                  flags: list[Flag] | None = None) -> tuple[list[CellGrade], list[Problem]]:
+    """Run one job in a child process; whatever happens to it, return rows for its file.
+
+    The job's flags, if any, are appended to ``flags``.
+    """
     job_dir = work / f"job-{number:05d}"
     job_dir.mkdir()
     request = job_dir / "request.json"
@@ -346,6 +464,8 @@ def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Pat
         result = Path(str(request) + ".result.json")
         if result.is_file():
             data = json.loads(result.read_text())
+            if flags is not None:
+                flags += [Flag(**row) for row in data.get("flags", [])]
             return ([CellGrade(**row) for row in data["grades"]],
                     [Problem(**row) for row in data["problems"]])
         return [], [Problem(job.student_id, Path(job.path).name,
@@ -357,6 +477,27 @@ def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Pat
 
 
 # --- the whole class -------------------------------------------------------------------------
+
+def _provide_reference_model(jobs: list[Job], work: Path) -> bool:
+    """Train the grader's reference model once for the run, for the notebooks that need it.
+
+    Saved under ``work`` and named by ``COURSE_REFERENCE_MODEL`` to every grading kernel (the
+    sandbox lets kernels read it), so the evaluating and predicting notebooks are graded on the
+    same model whatever the student's training notebook did, and none retrains it.
+    """
+    if os.environ.get(REFERENCE_MODEL_ENV) or not any(
+            job.notebook.startswith(("07_", "08_", "09_")) for job in jobs):
+        return False
+    path = work / "reference_model.keras"
+    script = ("import sys; from course_utils import models; "
+              "models.train_reference_model().save(sys.argv[1])")
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    path.chmod(0o644)
+    os.environ[REFERENCE_MODEL_ENV] = str(path)
+    return True
+
 
 def make_template(solutions: Path, root: Path) -> None:
     """A course directory with the masters and their gradebook, made once and copied."""
@@ -409,24 +550,32 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
     slots: queue.Queue = queue.Queue()
     for slot in range(max(1, jobs)):
         slots.put(slot)
+    flags: list[Flag] = []
     with tempfile.TemporaryDirectory(prefix="nn-python-grade-") as work, nbgrader_environment():
         template = Path(work) / "template"
         make_template(solutions, template)
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
-                tqdm(total=len(found.jobs), unit="notebook", desc="grading",
-                     disable=not progress, file=sys.stderr) as bar:
-            futures = [pool.submit(_job_in_child, job, number, template, Path(work), output,
-                                   options, slots)
-                       for number, job in enumerate(found.jobs)]
-            for future in as_completed(futures):
-                job_grades, job_problems = future.result()
-                grades += job_grades
-                problems += job_problems
-                bar.update(1)
+        provided = _provide_reference_model(found.jobs, Path(work))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+                    tqdm(total=len(found.jobs), unit="notebook", desc="grading",
+                         disable=not progress, file=sys.stderr) as bar:
+                futures = [pool.submit(_job_in_child, job, number, template, Path(work),
+                                       output, options, slots, flags)
+                           for number, job in enumerate(found.jobs)]
+                for future in as_completed(futures):
+                    job_grades, job_problems = future.result()
+                    grades += job_grades
+                    problems += job_problems
+                    bar.update(1)
+        finally:
+            if provided:  # the file goes with the run's temporary folder
+                os.environ.pop(REFERENCE_MODEL_ENV, None)
     grades.sort(key=lambda g: (g.student_id, g.notebook, g.grade_id))
     problems.sort(key=lambda p: (p.student_id, p.notebook))
     _write_csv(output / "grades.csv", CellGrade, grades)
     _write_csv(output / "problems.csv", Problem, problems)
+    flags.sort(key=lambda f: (f.student_id, f.notebook, f.cell))
+    _write_csv(output / "flags.csv", Flag, flags)
     return grades, problems
 
 

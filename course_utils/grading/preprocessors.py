@@ -56,8 +56,13 @@ def _normal(text: str) -> str:
 
 
 def hidden_test_lines(cells: Any) -> set[str]:
-    """The lines between the hidden-test markers of ``cells``, normalised, trivial ones dropped."""
-    lines: set[str] = set()
+    """The lines between the hidden-test markers of ``cells``, normalised.
+
+    Trivial lines are dropped, and so are lines that also stand outside the hidden parts (a
+    visible check repeated in the hidden part, say): showing those reveals nothing.
+    """
+    hidden: set[str] = set()
+    visible: set[str] = set()
     for cell in cells:
         if cell.get("cell_type") != "code":
             continue
@@ -67,9 +72,9 @@ def hidden_test_lines(cells: Any) -> set[str]:
                 inside = True
             elif HIDDEN_END in line:
                 inside = False
-            elif inside and len(_normal(line)) >= MIN_LINE_CHARS:
-                lines.add(_normal(line))
-    return lines
+            elif len(_normal(line)) >= MIN_LINE_CHARS:
+                (hidden if inside else visible).add(_normal(line))
+    return hidden - visible
 
 
 def quoted_lines(text: str, lines: set[str]) -> list[str]:

@@ -8,7 +8,8 @@ ordinary Jupyter kernelspec (see :func:`write_kernelspec`), so nbgrader itself i
 not patched. Inside the sandbox the kernel sees:
 
 - the operating system (``/usr``, ``/etc``, ...), the Python environment and the course package,
-  all read-only, and the MNIST file named by ``MNIST_PATH`` (read-only);
+  all read-only, and the MNIST file named by ``MNIST_PATH`` and the grader's reference model
+  named by ``COURSE_REFERENCE_MODEL`` (read-only);
 - its scratch folder, read-write, which holds only the student's notebook file, as its working
   folder (nbgrader's restored notebook, the masters, the gradebook and other students' work
   stay outside its view);
@@ -53,7 +54,8 @@ MAX_FILE_MB = 512
 UID_BASE = 61000
 
 _SYSTEM_DIRS = ("/usr", "/etc", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/opt")
-_PASSED_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "LANG", "LC_ALL", "TZ")
+_PASSED_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL", "LANG", "LC_ALL",
+               "TZ")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def _read_only_paths() -> list[Path]:
     paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package}
     # The interpreter the environment links to may live outside base_prefix (a symlinked venv).
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
-    for name in ("MNIST_PATH", "FASHION_MNIST_DIR"):
+    for name in ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL"):
         value = os.environ.get(name)
         if value and Path(value).exists():
             paths.add(Path(value).resolve())
