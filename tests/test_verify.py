@@ -87,3 +87,13 @@ def test_a_function_the_kernel_cannot_call_is_not_confirmed(tmp_path):
     student, master = _submission("01_neurons", {"neuron": "neuron = None"})
     (verdict,) = verify.verify(student, master, ["neuron"], tmp_path, _execute)
     assert not verdict.ok and verdict.message
+
+
+@pytest.mark.parametrize("body", ["return np.maximum(0.0, np.dot(inputs, weights) + bias)",
+                                  "return max(0.0, float(inputs @ weights + bias))"],
+                         ids=["numpy-scalar", "python-float"])
+def test_numbers_come_back_as_numbers(tmp_path, body):
+    student, master = _submission("01_neurons", {
+        "neuron": f"def neuron(inputs, weights, bias):\n    {body}"})
+    (verdict,) = verify.verify(student, master, ["neuron"], tmp_path, _execute)
+    assert verdict.ok, verdict.message

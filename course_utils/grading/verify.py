@@ -95,27 +95,24 @@ HARNESS = textwrap.dedent('''
             return item.get("v")
 
         def encode(value, depth=0):
+            # NumPy first: np.float64 is also a Python float, and keeps its own type here.
+            if isinstance(value, (_np.ndarray, _np.generic)) and value.dtype != object:
+                key = "r%d" % counter[0]
+                counter[0] += 1
+                out_arrays[key] = _np.asarray(value)
+                return {"t": "nd" if isinstance(value, _np.ndarray) else "np", "k": key}
             if value is None:
                 return {"t": "none"}
-            if isinstance(value, bool):
+            if type(value) is bool:
                 return {"t": "bool", "v": value}
-            if isinstance(value, int):
+            if type(value) is int:
                 return {"t": "int", "v": value}
-            if isinstance(value, float):
-                return {"t": "float", "v": repr(value)}
-            if isinstance(value, str):
+            if type(value) is float:
+                return {"t": "float", "v": value}
+            if type(value) is str:
                 return {"t": "str", "v": value[:1000]}
-            if isinstance(value, (list, tuple)) and depth < 3 and len(value) <= 10000:
-                return {"t": type(value).__name__ if type(value) in (list, tuple) else "list",
-                        "v": [encode(v, depth + 1) for v in value]}
-            key = "r%d" % counter[0]
-            counter[0] += 1
-            if isinstance(value, _np.ndarray) and value.dtype != object:
-                out_arrays[key] = value
-                return {"t": "nd", "k": key}
-            if isinstance(value, _np.generic) and not isinstance(value, _np.object_):
-                out_arrays[key] = _np.asarray(value)
-                return {"t": "np", "k": key}
+            if type(value) in (list, tuple) and depth < 3 and len(value) <= 10000:
+                return {"t": type(value).__name__, "v": [encode(v, depth + 1) for v in value]}
             return {"t": "other", "type": type(value).__module__ + "." + type(value).__name__}
 
         results = {}
@@ -220,11 +217,8 @@ def _decode(item: Any, arrays: dict[str, np.ndarray]) -> Any:
         return item["v"]
     if kind == "int" and isinstance(item.get("v"), int):
         return item["v"]
-    if kind == "float":
-        try:
-            return float(item["v"])
-        except (KeyError, TypeError, ValueError):
-            return _Opaque("malformed float")
+    if kind == "float" and isinstance(item.get("v"), float) and not isinstance(item["v"], bool):
+        return item["v"]
     if kind == "str" and isinstance(item.get("v"), str):
         return item["v"]
     if kind in ("list", "tuple") and isinstance(item.get("v"), list):
@@ -249,8 +243,12 @@ def _grade_id(cell: Any) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def _import_lines(source: str) -> list[str]:
-    """The import statements of a master cell, as source lines (magics are skipped)."""
+def _import_lines(source: str, used: set[str]) -> list[str]:
+    """The import statements of a master cell that bind a name in ``used``, as source lines.
+
+    Only what the student's code uses is imported, so an exercise in NumPy never waits for
+    TensorFlow in the verification kernel.
+    """
     import ast
 
     try:
@@ -258,8 +256,30 @@ def _import_lines(source: str) -> list[str]:
     except SyntaxError:
         return []
     lines = source.splitlines()
-    return ["\n".join(lines[node.lineno - 1:node.end_lineno]) for node in tree.body
-            if isinstance(node, (ast.Import, ast.ImportFrom))]
+    kept = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound = {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+            if bound & used:
+                kept.append("\n".join(lines[node.lineno - 1:node.end_lineno]))
+    return kept
+
+
+def _names_used(sources: list[str]) -> set[str]:
+    """Every name the sources read or bind; a source that does not parse counts whole words."""
+    import ast
+    import re
+
+    names: set[str] = set()
+    for source in sources:
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            tree = ast.parse(TransformerManager().transform_cell(source))
+            names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        except (SyntaxError, ValueError, ImportError):
+            names |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source))
+    return names
 
 
 def verification_notebook(submitted: Any, master: Any) -> nbformat.NotebookNode:
@@ -276,11 +296,6 @@ def verification_notebook(submitted: Any, master: Any) -> nbformat.NotebookNode:
                       .get("grade")}
     solution_ids = {_grade_id(c) for c in master.cells
                     if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-    preamble = []
-    for cell in master.cells:
-        if cell.cell_type == "code" and not cell.get("metadata", {}).get("nbgrader", {}).get(
-                "grade"):
-            preamble += _import_lines(cell.source)
     test_ids = {f"test_{name}" for name in solution_ids}
     own = []
     for cell in submitted.cells:
@@ -292,6 +307,12 @@ def verification_notebook(submitted: Any, master: Any) -> nbformat.NotebookNode:
         if source in master_code and _grade_id(cell) not in solution_ids:
             continue
         own.append(cell.source)
+    used = _names_used(own)
+    preamble = []
+    for cell in master.cells:
+        if cell.cell_type == "code" and not cell.get("metadata", {}).get("nbgrader", {}).get(
+                "grade"):
+            preamble += _import_lines(cell.source, used)
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = dict(master.metadata.get("kernelspec", {}))
     nb.cells = [nbformat.v4.new_code_cell("\n".join(dict.fromkeys(preamble)))]
