@@ -38,8 +38,12 @@ def test_ordinary_answers_raise_no_flag(source):
     assert scan(_with_solution(source), MASTER, student_id="s", name="04.ipynb") == []
 
 
-def test_the_master_itself_raises_no_flag():
-    assert scan(MASTER, MASTER) == []
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_the_student_versions_and_masters_raise_no_flag(path):
+    master = nbformat.read(ROOT / "solutions" / path.name, as_version=4)
+    assert scan(nbformat.read(path, as_version=4), master) == []
+    assert scan(master, master) == []
 
 
 CHEATS = {

@@ -161,8 +161,9 @@ def test_cheats_earn_nothing_and_are_flagged(graded):
             if r["student_id"] == "cheat"}
     assert set(rows) >= {f"test_{name}" for name in CHEATS}
     assert {name: rows[f"test_{name}"] for name in CHEATS} == {name: 0.0 for name in CHEATS}
+    # Tampering is named for the instructor; the equality liar is simply wrong (0 points).
     flagged = {f["cell"] for f in graded["flags"] if f["student_id"] == "cheat"}
-    assert flagged >= set(CHEATS), graded["flags"]
+    assert flagged >= {"neuron", "one_hot", "relu"}, graded["flags"]
     # At least the checker replacement fooled the test inside the kernel; the grader's check
     # outside it is what took the points away, and it says so.
     outside = [f for f in graded["flags"] if f["student_id"] == "cheat"

@@ -221,17 +221,39 @@ def _parse(source: str) -> ast.AST | None:
         return None
 
 
+def _canonical(source: str) -> str:
+    """The source without blank lines and trailing spaces, for comparing cells."""
+    return "\n".join(line.rstrip() for line in source.splitlines() if line.strip())
+
+
+def _without_hidden_tests(source: str) -> str:
+    """A master test cell as the student version shows it: the hidden part removed."""
+    kept, inside = [], False
+    for line in source.splitlines():
+        if "### BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "### END HIDDEN TESTS" in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def scan(notebook: Any, master: Any, *, student_id: str = "", name: str = "") -> list[Flag]:
     """Flag what the student's own code in ``notebook`` does to its surroundings.
 
     Args:
         notebook: the submitted notebook (an nbformat node).
-        master: the course's master of the same notebook: its code cells are the course's
-            own and are never flagged, wherever the student moved them.
+        master: the course's master of the same notebook: its code cells (test cells as the
+            student version shows them, too) are the course's own and are never flagged,
+            wherever the student moved them.
         student_id: written into each flag, as submitted.
         name: the notebook's file name, as submitted.
     """
-    own = {cell.source.strip() for cell in master.cells if cell.cell_type == "code"}
+    own = set()
+    for cell in master.cells:
+        if cell.cell_type == "code":
+            own |= {_canonical(cell.source), _canonical(_without_hidden_tests(cell.source))}
     all_trees = [t for t in (_parse(c.source) for c in notebook.cells
                              if c.cell_type == "code") if t is not None]
     modules = _imported_names(all_trees) | _imported_names(
@@ -241,7 +263,7 @@ def scan(notebook: Any, master: Any, *, student_id: str = "", name: str = "") ->
     # when some cell imported them; that is the conservative reading.
     flags: list[Flag] = []
     for index, cell in enumerate(notebook.cells, start=1):
-        if cell.cell_type != "code" or cell.source.strip() in own:
+        if cell.cell_type != "code" or _canonical(cell.source) in own:
             continue
         tree = _parse(cell.source)
         if tree is None:
