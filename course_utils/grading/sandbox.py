@@ -54,6 +54,8 @@ MAX_FILE_MB = 512
 UID_BASE = 61000
 
 _SYSTEM_DIRS = ("/usr", "/etc", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/opt")
+#: The variables that name files or folders the kernel may read.
+_PATH_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL")
 _PASSED_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL", "LANG", "LC_ALL",
                "TZ")
 
@@ -114,7 +116,7 @@ def _read_only_paths() -> list[Path]:
     paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package}
     # The interpreter the environment links to may live outside base_prefix (a symlinked venv).
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
-    for name in ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL"):
+    for name in _PATH_ENV:
         value = os.environ.get(name)
         if value and Path(value).exists():
             paths.add(Path(value).resolve())
@@ -152,6 +154,11 @@ def bwrap_command(spec: SandboxSpec) -> list[str]:
            "NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONDONTWRITEBYTECODE": "1"}
     env.update({k: os.environ[k] for k in _PASSED_ENV if k in os.environ})
+    # Files are bound at their real paths (see _read_only_paths): a path through a symbolic
+    # link outside the sandbox would not exist inside it.
+    for name in _PATH_ENV:
+        if name in env and Path(env[name]).exists():
+            env[name] = str(Path(env[name]).resolve())
     for key, value in sorted(env.items()):
         command += ["--setenv", key, value]
     command += ["--", sys.executable, "-m", "course_utils.grading.sandbox",
