@@ -270,7 +270,8 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
             problems.append(Problem(job.student_id, name, f"graded, but {trouble}"))
         master = course / "source" / ASSIGNMENT / job.notebook
         found_flags, disagreements = _flag_and_verify(job, master, course, scratch, runtime,
-                                                      options, slot, work)
+                                                      options, slot, work,
+                                                      recheck=trouble is None)
         flags += found_flags
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             submission = gradebook.find_submission_notebook(Path(job.notebook).stem, ASSIGNMENT,
@@ -304,11 +305,14 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
 
 
 def _flag_and_verify(job: Job, master_path: Path, course: Path, scratch: Path, runtime: Path,
-                     options: Options, slot: int, work: Path) -> tuple[list[Flag], set[str]]:
+                     options: Options, slot: int, work: Path, *,
+                     recheck: bool = True) -> tuple[list[Flag], set[str]]:
     """Read the student's code for flags, and confirm each passed exercise outside the kernel.
 
     Returns the flags and the names of the test cells whose in-notebook pass the grader could
-    not confirm (those score zero; each is flagged with the reason).
+    not confirm (those score zero; each is flagged with the reason). With ``recheck`` False
+    (a cell of the notebook timed out or ran out of memory, and would again), the passes are
+    not re-checked and a flag says so.
     """
     import nbformat
 
@@ -327,6 +331,11 @@ def _flag_and_verify(job: Job, master_path: Path, course: Path, scratch: Path, r
         passed = [g.name[len("test_"):] for g in submission.grades
                   if g.cell_type == "code" and g.name.startswith("test_") and g.score]
     if not passed:
+        return found, set()
+    if not recheck:
+        found.append(Flag(job.student_id, name, "-", "passed tests not re-checked outside the "
+                          "notebook: a cell ran past the time or memory limit (see "
+                          "problems.csv); look at this notebook"))
         return found, set()
     folder = work / "verify"
     folder.mkdir(exist_ok=True)
