@@ -48,3 +48,20 @@ def full_mnist():
                     f"mnist.npz, or go online once so Keras can download and cache it "
                     f"(README.md, section 'Running the tests').")
     return arrays
+
+
+@pytest.fixture(scope="session")
+def mnist_file(full_mnist, tmp_path_factory) -> Path:
+    """A Keras-format ``mnist.npz`` holding the full MNIST, for code that reads a file itself.
+
+    The grader and the reference model read MNIST_PATH in another process; they get the file
+    CI staged when there is one, else the arrays of ``full_mnist`` written out once.
+    """
+    if _MNIST_PATH:
+        return Path(_MNIST_PATH).resolve()
+    (x_train, y_train), (x_test, y_test) = full_mnist
+    path = tmp_path_factory.mktemp("mnist") / "mnist.npz"
+    import numpy as np
+
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path

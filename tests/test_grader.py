@@ -93,6 +93,8 @@ def make_class(root: Path) -> None:
     (root / "corrupt").mkdir()
     (root / "corrupt" / DATA_NB).write_text('{"cells": [')
     (root / "corrupt" / "notes.ipynb").write_text("{}")
+    # The roster `python -m course_utils.grading.lms collect` writes beside the folders.
+    (root / "students.csv").write_text("student_id,name,source\nfull,Full Marks,full\n")
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +204,7 @@ def test_corrupt_and_foreign_files_are_reported(graded):
     reported = {(p["student_id"], p["notebook"]): p["problem"] for p in graded["problems"]}
     assert "not valid JSON" in reported[("corrupt", DATA_NB)]
     assert "not a notebook of this course" in reported[("corrupt", "notes.ipynb")]
+    assert not [p for p in graded["problems"] if p["notebook"] == "students.csv"]
 
 
 def test_feedback_without_hidden_tests(graded):

@@ -180,9 +180,13 @@ def as_user(user: str, command: str, cwd: Path, base: Path, log: list[str],
                f"{time.monotonic() - started:.1f} s)")
     # nbgrader only logs a config file it cannot read, and goes on without its settings.
     assert "Exception while loading config file" not in result.stderr, result.stderr[-3000:]
+    problems = cwd / "graded" / "problems.csv"  # what the grader says went wrong, if it ran
     assert result.returncode in ok, (
         f"{user}: `{command}` exited {result.returncode}\n{result.stdout[-3000:]}\n"
-        f"{result.stderr[-3000:]}")
+        f"{result.stderr[-3000:]}\n"
+        f"{problems.read_text()[-3000:] if problems.is_file() else ''}\n"
+        + "".join(f"{log}:\n{log.read_text()[-2000:]}\n"
+                  for log in sorted((cwd / "graded" / "logs").glob("*/*.log"))[:1]))
     return result
 
 
@@ -495,6 +499,9 @@ def test_students_fetch_and_submit_through_the_assignments_tab(classroom):
 
 def test_the_right_answer_gets_the_points_and_the_wrong_one_loses_them(classroom):
     grades = classroom["grades"]
+    # Every notebook graded and nothing listed as a problem (the roster `lms collect` wrote
+    # beside the student folders included): exit status 0.
+    assert classroom["grading_exit"] == 0, classroom["transcript"]
     assert {r["student_id"] for r in grades} == {RIGHT, WRONG}
     assert _score(grades, RIGHT, "test_one_hot") == (3.0, 3.0)
     assert _score(grades, WRONG, "test_one_hot")[0] == 0.0

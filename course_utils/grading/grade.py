@@ -159,6 +159,10 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
+#: The roster ``course_utils.grading.lms collect`` writes beside the student folders.
+ROSTER = "students.csv"
+
+
 def collect(submissions: Path, known: list[str]) -> Collected:
     """Find every file under ``submissions``: each becomes a job, a problem, or is ignored."""
     if not submissions.is_dir():
@@ -168,8 +172,8 @@ def collect(submissions: Path, known: list[str]) -> Collected:
     ignored: list[str] = []
     folders = []
     for path in sorted(submissions.iterdir()):
-        if path.name.startswith("."):
-            ignored.append(path.name)
+        if path.name.startswith(".") or path.name == ROSTER:
+            ignored.append(path.name)  # hidden, or the names that `lms collect` wrote
         elif path.is_dir():
             folders.append(path)
         else:

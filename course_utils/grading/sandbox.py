@@ -32,6 +32,7 @@ import json
 import os
 import resource
 import shutil
+import site
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ _SYSTEM_DIRS = ("/usr", "/etc", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/o
 #: The variables that name files or folders the kernel may read.
 _PATH_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL")
 _PASSED_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL", "LANG", "LC_ALL",
-               "TZ")
+               "TZ", "LD_LIBRARY_PATH")
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,14 @@ def _read_only_paths() -> list[Path]:
     paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package}
     # The interpreter the environment links to may live outside base_prefix (a symlinked venv).
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
+    # An environment's site-packages may be a link to another environment's (a shared
+    # install): bind where the packages really are. Only site-packages, never sys.path[0],
+    # which is the grader's working folder with every student's submission.
+    paths.update(Path(p).resolve() for p in site.getsitepackages() if Path(p).is_dir())
+    # A Python built with its shared library outside the system folders needs it to start.
+    for entry in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+        if entry and Path(entry).is_dir():
+            paths.add(Path(entry).resolve())
     for name in _PATH_ENV:
         value = os.environ.get(name)
         if value and Path(value).exists():
