@@ -104,11 +104,16 @@ def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True,
 
 def setup(seed: int = DEFAULT_SEED, *, tensorflow: bool = True,
           deterministic: bool = False) -> None:
-    """Prepare a notebook: quiet TensorFlow, then seed everything with ``seed``.
+    """Prepare a notebook: quiet TensorFlow, seed everything with ``seed``, and (in a learner's
+    kernel, never while grading) let Run All go on past unfinished exercises
+    (:func:`course_utils.runall.keep_going`).
 
     Args:
         seed: the seed for Python, NumPy and TensorFlow (default 0).
         tensorflow: set False in notebooks that use only NumPy.
         deterministic: switch on TensorFlow's op determinism too (see ``seed_everything``).
     """
+    from course_utils.runall import keep_going
+
+    keep_going()
     seed_everything(seed, tensorflow=tensorflow, deterministic=deterministic)
