@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -214,10 +215,35 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
         result[f"{key}_problems"] = problems
         print(f"  --jobs {jobs} {' '.join(extra)}: {seconds:.1f} s for {count} notebooks, "
               f"{problems} problem(s)", flush=True)
+        if key == "jobs1":
+            result.update(_phase_seconds(workdir / f"graded-{key}" / "logs"))
     result["throughput_ratio"] = round(result["jobs1_seconds"] / result["jobs2_seconds"], 2)
     result["sandbox_seconds_per_notebook"] = round(
         result["jobs1_seconds_per_notebook"] - result["jobs1_no_sandbox_seconds_per_notebook"], 2)
     return result
+
+
+def _phase_seconds(logs: Path) -> dict:
+    """Median seconds per notebook of nbgrader's autograde and of the grader's re-check.
+
+    Both are timed by the grading command in the same run and written to each notebook's
+    log, so their ratio is measured side by side on the same notebooks.
+    """
+    from course_utils.grading.grade import RECHECK_LOG
+
+    autograde, recheck = [], []
+    for log in sorted(logs.glob("*/*.log")):
+        text = log.read_text()
+        if match := re.search(r"== autograde \(([\d.]+) s\) ==", text):
+            autograde.append(float(match.group(1)))
+        if match := re.search(re.escape(RECHECK_LOG) + r" \(([\d.]+) s\)", text):
+            recheck.append(float(match.group(1)))
+    if not recheck:
+        return {}
+    return {"autograde_median_seconds": round(statistics.median(autograde), 2),
+            "recheck_median_seconds": round(statistics.median(recheck), 2),
+            "recheck_share_of_notebook": round(sum(recheck) / (sum(autograde) + sum(recheck)),
+                                               2)}
 
 
 def _free_port() -> int:
@@ -354,6 +380,11 @@ def format_table(report: dict) -> str:
                      f"{g['jobs1_no_sandbox_seconds_per_notebook']:.1f} s per notebook; the "
                      f"sandbox costs {g['sandbox_seconds_per_notebook']:+.2f} s per notebook "
                      f"(sandbox available: {g['sandbox_available']}) |")
+        if "recheck_median_seconds" in g:
+            lines.append(f"| per notebook at --jobs 1: nbgrader's autograde / the re-check "
+                         f"outside the kernel (medians) | {g['autograde_median_seconds']:.1f} s / "
+                         f"{g['recheck_median_seconds']:.1f} s; the re-check is "
+                         f"{g['recheck_share_of_notebook']:.0%} of grading time |")
     if "binder" in report:
         b = report["binder"]
         lines.append(f"| Binder fit: server + {' + '.join(b['notebooks'])} at once | peak "

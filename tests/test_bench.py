@@ -23,5 +23,6 @@ def test_bench_quick_run(tmp_path):
     assert 0.5 < report["recipes"]["fast"]["test_accuracies"][0] <= 1.0
     assert report["startup"]["course_utils_imports_tensorflow"] is False
     assert report["grading"]["jobs1_seconds_per_notebook"] > 0
+    assert 0 <= report["grading"]["recheck_share_of_notebook"] < 1  # timed in the same run
     assert report["binder"]["peak_mb"] > report["notebooks"]["notebooks"][0]["peak_mb"]
     assert "| measure | value |" in result.stdout

@@ -55,23 +55,31 @@ def _model_notebook(build_source: str) -> nbformat.NotebookNode:
     return notebook
 
 
+#: The styles graded here, a few of each kind. Every style of every exercise is proven against
+#: its hidden test in tests/test_hidden_tests.py, and two right and two wrong styles of every
+#: exercise go through the grading command in tests/test_grader_verdicts.py; this class proves
+#: the command's bookkeeping (a cell's points, only that cell's) at a cost CI can afford.
+ONE_HOT_RIGHT = ("indexing", "to_categorical", "loop")
+ONE_HOT_WRONG = ("shifted_by_one", "integer_dtype", "transposed")
+MODEL_RIGHT = ("sequential_input", "legacy_input_shape_tf_nn")
+MODEL_WRONG = ("hidden_256_units", "mse_loss", "not_compiled")
+
+
 def make_class(root: Path) -> None:
-    for style, source in answers.ONE_HOT_RIGHT.items():
-        _save(root, f"onehot-right-{style}", DATA_NB, _data_notebook(source))
-    for style, source in answers.ONE_HOT_WRONG.items():
-        _save(root, f"onehot-wrong-{style}", DATA_NB, _data_notebook(source))
-    for style, source in answers.BUILD_MODEL_RIGHT.items():
-        _save(root, f"model-right-{style}", MODEL_NB, _model_notebook(source))
-    for style, source in answers.BUILD_MODEL_WRONG.items():
-        _save(root, f"model-wrong-{style}", MODEL_NB, _model_notebook(source))
+    for style in ONE_HOT_RIGHT:
+        _save(root, f"onehot-right-{style}", DATA_NB,
+              _data_notebook(answers.ONE_HOT_RIGHT[style]))
+    for style in ONE_HOT_WRONG:
+        _save(root, f"onehot-wrong-{style}", DATA_NB,
+              _data_notebook(answers.ONE_HOT_WRONG[style]))
+    for style in MODEL_RIGHT:
+        _save(root, f"model-right-{style}", MODEL_NB,
+              _model_notebook(answers.BUILD_MODEL_RIGHT[style]))
+    for style in MODEL_WRONG:
+        _save(root, f"model-wrong-{style}", MODEL_NB,
+              _model_notebook(answers.BUILD_MODEL_WRONG[style]))
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         _save(root, "blank", path.name, nbformat.read(path, as_version=4))
-    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
-        master = nbformat.read(path, as_version=4)
-        for cell in master.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        _save(root, "full", path.name, master)
     _save(root, "endless", DATA_NB, _data_notebook(answers.INFINITE_LOOP))
     _save(root, "exits", DATA_NB, _data_notebook(answers.KERNEL_EXIT))
     edited = _model_notebook(answers.BUILD_MODEL_WRONG["hidden_256_units"])
@@ -94,7 +102,7 @@ def make_class(root: Path) -> None:
     (root / "corrupt" / DATA_NB).write_text('{"cells": [')
     (root / "corrupt" / "notes.ipynb").write_text("{}")
     # The roster `python -m course_utils.grading.lms collect` writes beside the folders.
-    (root / "students.csv").write_text("student_id,name,source\nfull,Full Marks,full\n")
+    (root / "students.csv").write_text("student_id,name,source\nblank,Blank Page,blank\n")
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +134,13 @@ def test_csv_header_and_rows(graded):
         "test_normalize", "test_one_hot"}
 
 
-@pytest.mark.parametrize("style", answers.ONE_HOT_RIGHT)
+@pytest.mark.parametrize("style", ONE_HOT_RIGHT)
 def test_right_one_hot_gets_full_marks(graded, style):
     score, most = _cell(graded, f"onehot-right-{style}", DATA_NB, "test_one_hot")
     assert score == most > 0
 
 
-@pytest.mark.parametrize("style", answers.ONE_HOT_WRONG)
+@pytest.mark.parametrize("style", ONE_HOT_WRONG)
 def test_wrong_one_hot_loses_that_cell_only(graded, style):
     student = f"onehot-wrong-{style}"
     assert _cell(graded, student, DATA_NB, "test_one_hot")[0] == 0
@@ -140,13 +148,13 @@ def test_wrong_one_hot_loses_that_cell_only(graded, style):
     assert score == most > 0
 
 
-@pytest.mark.parametrize("style", answers.BUILD_MODEL_RIGHT)
+@pytest.mark.parametrize("style", MODEL_RIGHT)
 def test_right_model_gets_full_marks(graded, style):
     score, most = _cell(graded, f"model-right-{style}", MODEL_NB, "test_build_model")
     assert score == most > 0
 
 
-@pytest.mark.parametrize("style", answers.BUILD_MODEL_WRONG)
+@pytest.mark.parametrize("style", MODEL_WRONG)
 def test_wrong_model_loses_its_points(graded, style):
     assert _cell(graded, f"model-wrong-{style}", MODEL_NB, "test_build_model")[0] == 0
 
@@ -157,12 +165,18 @@ def test_blank_student_version_scores_zero_everywhere(graded):
     assert all(float(r["score"]) == 0 for r in blank)
 
 
-def test_full_solution_gets_full_marks_everywhere(graded):
-    full = [r for r in graded["rows"] if r["student_id"] == "full"]
-    assert len({r["notebook"] for r in full}) == 9
-    assert [r for r in full if float(r["score"]) != float(r["max_score"])] == []
-    assert sum(float(r["max_score"]) for r in full) == sum(
-        float(r["max_score"]) for r in graded["rows"] if r["student_id"] == "blank")
+def test_every_test_cell_of_the_course_is_graded_with_its_points(graded):
+    # Right answers to every exercise get full marks in tests/test_grader_verdicts.py; here the
+    # blank student's rows carry every test cell of the masters, with the masters' points.
+    points = {}
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and cell.cell_type == "code":
+                points[(path.name, meta["grade_id"])] = float(meta["points"])
+    blank = {(r["notebook"], r["grade_id"]): float(r["max_score"])
+             for r in graded["rows"] if r["student_id"] == "blank"}
+    assert blank == points
 
 
 def test_infinite_loop_times_out_and_the_rest_is_graded(graded):
@@ -214,8 +228,8 @@ def test_feedback_without_hidden_tests(graded):
     assert "one_hot" in html and "np.eye(num_classes)[(labels + 1) % num_classes]" in html
     assert "HIDDEN TESTS" not in html and "_expected_one_hot" not in html
     assert "Incorrect" in html or "AssertionError" in html
-    full = graded["output"] / "feedback" / "full"
-    assert len(list(full.glob("*.html"))) == 9
+    blank = graded["output"] / "feedback" / "blank"
+    assert len(list(blank.glob("*.html"))) == 9
 
 
 def test_unusable_input_is_a_clear_error(tmp_path, capsys):

@@ -34,6 +34,17 @@ import numpy as np
 def neuron(inputs, weights, bias):
     return np.maximum(0.0, np.dot(inputs, weights) + bias)
 '''
+#: Right in the notebook, then endless and deaf to interrupts only in the grader's re-check
+#: (whose request file it looks for): a cheat that tries to keep an unconfirmed mark.
+STUBBORN = '''
+import os, time
+if os.path.exists("verify_request.json"):
+    while True:
+        try:
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+'''
 MEMORY_MB = 1024
 MAX_PROCESSES = 48
 
@@ -153,6 +164,7 @@ def graded(tmp_path_factory):
         NEURONS, RIGHT_NEURON + "\nhog = np.ones(3 * 2**30, dtype=np.uint8)  # 3 GiB\n"))
     _save(submissions / "endless", NEURONS, _notebook(
         NEURONS, RIGHT_NEURON + "\nwhile True:  # stopped by the cell timeout\n    pass\n"))
+    _save(submissions / "stubborn", NEURONS, _notebook(NEURONS, RIGHT_NEURON + STUBBORN))
     _save(submissions / "net", NEURONS, _notebook(NEURONS, _attack(_net_attack(listener.port))))
     _save(submissions / "reader", NEURONS, _notebook(
         NEURONS, _attack(_read_attack(ROOT / "solutions" / NEURONS, alice))))
@@ -235,6 +247,14 @@ def test_endless_cell_is_interrupted_inside_the_sandbox(graded):
     assert _full(graded, "endless")
 
 
+def test_a_recheck_that_never_ends_is_killed_and_confirms_nothing(graded):
+    # The notebook's own run passed; the re-check hung past its deadline and was killed.
+    assert graded["scores"][("stubborn", NEURONS, "test_neuron")] == 0.0
+    flags = [f for f in _read_csv(graded["output"] / "flags.csv")
+             if f["student_id"] == "stubborn"]
+    assert any(f["cell"] == "neuron" and "outside" in f["finding"] for f in flags), flags
+
+
 def test_no_network(graded):
     assert _full(graded, "net")
     assert graded["listener"].accepted == 0
@@ -263,7 +283,7 @@ def test_lms_names_and_odd_student_folders_are_graded(graded):
 def test_every_file_is_accounted_for(graded):
     # Every non-hidden file ends in grades.csv or problems.csv; hidden ones are not students.
     students = {k[0] for k in graded["scores"]} | {k[0] for k in graded["problems"]}
-    assert students == {"alice", "crash", "hog", "endless", "net", "reader", "writer", "forker", "carol ",
+    assert students == {"alice", "crash", "hog", "endless", "stubborn", "net", "reader", "writer", "forker", "carol ",
                         "bob [2]", "erin"}
 
 

@@ -48,9 +48,9 @@ CLASS = {
 }
 
 
-#: Answers that are wrong but attack the test instead: each must earn nothing. The first two
-#: fool the test cell inside the student's kernel (they replace the course's checker, or make
-#: IPython swallow the test's error), so only the grader's check outside the kernel stops them.
+#: Answers that are wrong but attack the test instead: each must earn nothing. Most of them
+#: fool the test cell inside the student's kernel (see test_cheats_earn_nothing_and_are_flagged),
+#: so only the grader's check outside the kernel stops them.
 CHEATS = {
     "neuron": "from course_utils import checks\n"
               "checks.check_neuron = lambda *args, **kwargs: print('\N{CHECK MARK}')\n"
@@ -62,6 +62,30 @@ CHEATS = {
     "relu": "import numpy as np\nnp.array_equal = lambda *a, **k: True\n"
             "np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
             "def relu(x):\n    return x",
+    # An input transformer that strips the check out of every later cell, the test included.
+    "sigmoid": "get_ipython().input_transformers_cleanup.append(\n"
+               "    lambda lines: [line for line in lines if 'check' not in line])\n"
+               "def sigmoid(x):\n    return x",
+    # A fake checker module put in sys.modules, then imported under the test cell's name.
+    "softmax": "import sys, types, importlib\n"
+               "_fake = types.ModuleType('course_utils.checks')\n"
+               "_fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)\n"
+               "sys.modules['course_utils.checks'] = _fake\n"
+               "checks = importlib.import_module('course_utils.checks')\n"
+               "def softmax(x):\n    return x",
+    # A fake checker in builtins, found once the notebook's own name is gone.
+    "normalize": "import builtins, types\n"
+                 "builtins.checks = types.SimpleNamespace(\n"
+                 "    check_normalize=lambda *args, **kwargs: None)\n"
+                 "globals().pop('checks', None)\n"
+                 "def normalize(images):\n    return images",
+    # IPython's traceback display silenced (nbgrader's #1324 was this).
+    "dense_forward": "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
+                     "def dense_forward(x, weights, bias):\n    return x",
+    # A patched check that prints a number, which nbgrader reads as the cell's score.
+    "accuracy": "from course_utils import checks\n"
+                "checks.check_accuracy = lambda *args, **kwargs: display(2.0)\n"
+                "def accuracy(probabilities, labels):\n    return 1.0",
     "steps_per_epoch": "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
                        "    def __ne__(self, other):\n        return False\n"
                        "def steps_per_epoch(num_examples, batch_size):\n    return Liar(1)",
@@ -163,12 +187,15 @@ def test_cheats_earn_nothing_and_are_flagged(graded):
     assert {name: rows[f"test_{name}"] for name in CHEATS} == {name: 0.0 for name in CHEATS}
     # Tampering is named for the instructor; the equality liar is simply wrong (0 points).
     flagged = {f["cell"] for f in graded["flags"] if f["student_id"] == "cheat"}
-    assert flagged >= {"neuron", "one_hot", "relu"}, graded["flags"]
-    # At least the checker replacement fooled the test inside the kernel; the grader's check
-    # outside it is what took the points away, and it says so.
-    outside = [f for f in graded["flags"] if f["student_id"] == "cheat"
-               and "passed its test in the notebook" in f["finding"]]
-    assert any(f["cell"] == "neuron" for f in outside), graded["flags"]
+    assert flagged >= set(CHEATS) - {"steps_per_epoch"}, graded["flags"]
+    # These fooled the test cell inside the student's kernel (a replaced checker, patched
+    # numpy, an input transformer, a fake module in sys.modules, a fake checker in builtins,
+    # a printed score): the grader's check outside the kernel is what took the points away,
+    # and it says so.
+    outside = {f["cell"] for f in graded["flags"] if f["student_id"] == "cheat"
+               and "passed its test in the notebook" in f["finding"]}
+    assert outside >= {"neuron", "relu", "sigmoid", "softmax", "normalize", "accuracy"}, \
+        graded["flags"]
 
 
 def test_right_and_wrong_answers_raise_no_flag(graded):
