@@ -66,18 +66,13 @@ MODEL_WRONG = ("hidden_256_units", "mse_loss", "not_compiled")
 
 
 def make_class(root: Path) -> None:
-    for style in ONE_HOT_RIGHT:
-        _save(root, f"onehot-right-{style}", DATA_NB,
-              _data_notebook(answers.ONE_HOT_RIGHT[style]))
-    for style in ONE_HOT_WRONG:
-        _save(root, f"onehot-wrong-{style}", DATA_NB,
-              _data_notebook(answers.ONE_HOT_WRONG[style]))
-    for style in MODEL_RIGHT:
-        _save(root, f"model-right-{style}", MODEL_NB,
-              _model_notebook(answers.BUILD_MODEL_RIGHT[style]))
-    for style in MODEL_WRONG:
-        _save(root, f"model-wrong-{style}", MODEL_NB,
-              _model_notebook(answers.BUILD_MODEL_WRONG[style]))
+    for prefix, name, make, sources, styles in (
+            ("onehot-right", DATA_NB, _data_notebook, answers.ONE_HOT_RIGHT, ONE_HOT_RIGHT),
+            ("onehot-wrong", DATA_NB, _data_notebook, answers.ONE_HOT_WRONG, ONE_HOT_WRONG),
+            ("model-right", MODEL_NB, _model_notebook, answers.BUILD_MODEL_RIGHT, MODEL_RIGHT),
+            ("model-wrong", MODEL_NB, _model_notebook, answers.BUILD_MODEL_WRONG, MODEL_WRONG)):
+        for style in styles:
+            _save(root, f"{prefix}-{style}", name, make(sources[style]))
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         _save(root, "blank", path.name, nbformat.read(path, as_version=4))
     _save(root, "endless", DATA_NB, _data_notebook(answers.INFINITE_LOOP))
