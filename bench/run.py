@@ -16,7 +16,9 @@ Phases (all by default):
   ``import course_utils`` (which must not import TensorFlow), medians of ``--repeats``;
 - ``grading``: seconds per graded notebook with ``python -m course_utils.grading`` at
   ``--jobs 1`` and ``--jobs 2`` on a generated class of ``--students`` full-course submissions,
-  and at ``--jobs 1 --no-sandbox``: the sandbox's cost per notebook is the difference;
+  and at ``--jobs 1 --no-sandbox``: the sandbox's cost per notebook is the difference; and
+  (not with ``--quick``) at ``--jobs 1`` with each job in a fresh interpreter instead of a fork
+  of the grader's preloaded worker, which is what the fork server saves;
 - ``binder``: peak memory of a Jupyter server plus the training and evaluating notebooks'
   kernels running at the same time, against Binder's 2 GB.
 
@@ -199,13 +201,19 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
     count = make_class(submissions, args.students, args.notebooks)
     result = {"students": args.students, "notebooks": count,
               "sandbox_available": availability()[0]}
-    for key, jobs, extra in (("jobs1", 1, []), ("jobs2", 2, []),
-                             ("jobs1_no_sandbox", 1, ["--no-sandbox"])):
+    from course_utils.grading.grade import WORKER_START_ENV
+
+    runs = [("jobs1", 1, [], "forkserver"), ("jobs2", 2, [], "forkserver"),
+            ("jobs1_no_sandbox", 1, ["--no-sandbox"], "forkserver")]
+    if not args.quick:
+        runs.append(("jobs1_fresh_interpreter", 1, [], "spawn"))
+    for key, jobs, extra, start_method in runs:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "course_utils.grading", str(submissions),
                                "--output", str(workdir / f"graded-{key}"), "--jobs", str(jobs),
                                "--quiet", *extra], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL,
+                              env={**os.environ, WORKER_START_ENV: start_method})
         seconds = time.perf_counter() - start
         if done.returncode not in (0, 1):  # 1: some notebooks listed in problems.csv
             raise RuntimeError(f"grading failed (exit status {done.returncode})")
@@ -213,13 +221,17 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
         result[f"{key}_seconds"] = round(seconds, 1)
         result[f"{key}_seconds_per_notebook"] = round(seconds / count, 2)
         result[f"{key}_problems"] = problems
-        print(f"  --jobs {jobs} {' '.join(extra)}: {seconds:.1f} s for {count} notebooks, "
-              f"{problems} problem(s)", flush=True)
+        print(f"  --jobs {jobs} {' '.join(extra)} ({start_method}): {seconds:.1f} s for "
+              f"{count} notebooks, {problems} problem(s)", flush=True)
         if key == "jobs1":
             result.update(_phase_seconds(workdir / f"graded-{key}" / "logs"))
     result["throughput_ratio"] = round(result["jobs1_seconds"] / result["jobs2_seconds"], 2)
     result["sandbox_seconds_per_notebook"] = round(
         result["jobs1_seconds_per_notebook"] - result["jobs1_no_sandbox_seconds_per_notebook"], 2)
+    if "jobs1_fresh_interpreter_seconds" in result:
+        result["fork_server_saves_seconds_per_notebook"] = round(
+            result["jobs1_fresh_interpreter_seconds_per_notebook"]
+            - result["jobs1_seconds_per_notebook"], 2)
     return result
 
 
@@ -380,6 +392,12 @@ def format_table(report: dict) -> str:
                      f"{g['jobs1_no_sandbox_seconds_per_notebook']:.1f} s per notebook; the "
                      f"sandbox costs {g['sandbox_seconds_per_notebook']:+.2f} s per notebook "
                      f"(sandbox available: {g['sandbox_available']}) |")
+        if "jobs1_fresh_interpreter_seconds" in g:
+            lines.append(f"| same as --jobs 1, each job a fresh interpreter (no fork server) | "
+                         f"{g['jobs1_fresh_interpreter_seconds']:.0f} s, "
+                         f"{g['jobs1_fresh_interpreter_seconds_per_notebook']:.1f} s per "
+                         f"notebook; the fork server saves "
+                         f"{g['fork_server_saves_seconds_per_notebook']:.2f} s per notebook |")
         if "recheck_median_seconds" in g:
             lines.append(f"| per notebook at --jobs 1: nbgrader's autograde / the re-check "
                          f"outside the kernel (medians) | {g['autograde_median_seconds']:.1f} s / "

@@ -4,4 +4,5 @@ import sys
 
 from course_utils.grading.grade import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the grader's worker processes may import this module again
+    sys.exit(main())
