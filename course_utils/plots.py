@@ -1,4 +1,5 @@
-"""The course's figures: digits, training curves, predictions and errors.
+"""The course's figures: digits, training curves, predictions, errors, and diagrams of a neuron
+and of a network.
 
 Why it exists: these plots take a dozen lines of matplotlib each, which would bury the one
 idea a notebook cell is about. Every function returns the matplotlib ``Figure`` (so a test or
@@ -9,6 +10,7 @@ style as well as colour (training solid, validation dashed) so no figure relies 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,7 +39,10 @@ def show_digits(images: np.ndarray, labels: Any | None = None, *, predictions: A
         title: the figure's title; a default one says what is shown.
     """
     count = min(rows * cols, len(images))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 2.0 * rows), squeeze=False)
+    # Constrained layout keeps each title clear of the image above it (tight_layout let the
+    # titles of a second row touch the first row's images).
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 2.0 * rows), squeeze=False,
+                             layout="constrained")
     true = _labels_of(labels) if labels is not None else None
     pred = _labels_of(predictions) if predictions is not None else None
     name = (lambda k: class_names[k]) if class_names else str
@@ -53,7 +58,6 @@ def show_digits(images: np.ndarray, labels: Any | None = None, *, predictions: A
             parts.append(f"predicted {name(int(pred[index]))}")
         ax.set_title("\n".join(parts), fontsize=9)
     fig.suptitle(title or f"The first {count} images with their labels")
-    fig.tight_layout()
     return fig
 
 
@@ -147,8 +151,12 @@ def plot_confusion_matrix(true_labels: Any, predicted_labels: Any, *,
     errors = counts.sum() - np.trace(counts)
     ax.set_title(f"Confusion matrix: the diagonal holds the {np.trace(counts):,} right answers,\n"
                  f"the {errors:,} mistakes are off it")
+    # The colours follow log(1 + count), so a cell with 5 mistakes is visibly lit beside a
+    # diagonal of 1,000; the colour bar is labelled in counts all the same.
     colorbar = fig.colorbar(image, ax=ax, shrink=0.8)
-    colorbar.set_label("log(1 + count)")
+    ticks = [t for t in (0, 1, 10, 100, 1000, 10000) if t <= max(1, counts.max())]
+    colorbar.set_ticks(np.log1p(ticks), labels=[f"{t:,}" for t in ticks])
+    colorbar.set_label("count (log scale: small counts stand out)")
     fig.tight_layout()
     return fig
 
@@ -169,7 +177,8 @@ def show_misclassified(images: np.ndarray, true_labels: Any, predicted_labels: A
         wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
     wrong = wrong[:max_images]
     rows = max(1, int(np.ceil(len(wrong) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.2 * rows), squeeze=False,
+                             layout="constrained")
     name = (lambda k: class_names[k]) if class_names else str
     for ax in axes.flat:
         ax.axis("off")
@@ -177,10 +186,122 @@ def show_misclassified(images: np.ndarray, true_labels: Any, predicted_labels: A
         ax.imshow(np.asarray(images[index]).reshape(28, 28), cmap="gray_r")
         text = f"#{index}: true {name(int(true[index]))}\npredicted {name(int(pred[index]))}"
         if confidence is not None:
-            text += f" ({confidence[index]:.0%})"
+            text += f" ({_confidence_text(confidence[index])})"
         ax.set_title(text, fontsize=8)
     total = int((true != pred).sum())
     fig.suptitle(f"{len(wrong)} of the {total:,} misclassified images"
                  + (", most confident mistakes first" if confidence is not None else ""))
-    fig.tight_layout()
+    return fig
+
+
+def _confidence_text(probability: float) -> str:
+    """A probability as a percentage with just enough decimals to show what is left for the
+    other classes (two significant digits of it): ``62%``, ``99.87%``, ``99.9990%``. A model
+    is rarely certain, so a rounded ``100%`` would hide which mistake was the most confident;
+    only a probability within 1e-7 of 1 is shown as ``≈100%``."""
+    rest = (1.0 - float(probability)) * 100
+    if rest < 1e-5:
+        return "\N{ALMOST EQUAL TO}100%"
+    decimals = max(0, 1 - math.floor(round(math.log10(rest), 9)))  # 0.001 is not 0.000999...
+    return f"{probability * 100:.{decimals}f}%"
+
+
+# --- diagrams --------------------------------------------------------------------------------
+
+def draw_neuron(num_inputs: int = 3, *, activation: str = "ReLU") -> Figure:
+    """Draw one neuron: inputs, a weight on each connection, the sum with the bias, the
+    activation, and the output, labelled with the symbols notebook 1 uses (``I``, ``W``,
+    ``b``, ``y_sum``, ``f``).
+
+    Args:
+        num_inputs: how many inputs to draw (1 to 6).
+        activation: the activation's name, written in the neuron.
+    """
+    if not 1 <= num_inputs <= 6:
+        raise ValueError(f"num_inputs must be 1 to 6, got {num_inputs}")
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    ax.set_xlim(0, 10.8)
+    ax.set_ylim(-0.4, 5.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    heights = np.linspace(4.2, 0.4, num_inputs) if num_inputs > 1 else np.array([2.3])
+    body = (5.6, 2.3)
+    for k, y in enumerate(heights, start=1):
+        ax.add_patch(plt.Circle((1.0, y), 0.38, facecolor="white", edgecolor="black"))
+        ax.text(1.0, y, f"$I_{k}$", ha="center", va="center", fontsize=13)
+        ax.annotate("", xy=(body[0] - 1.2, body[1]), xytext=(1.4, y),
+                    arrowprops={"arrowstyle": "->", "color": "0.35", "lw": 1.2})
+        ax.text(2.6, y + (body[1] - y) * 0.3 + 0.18, f"$W_{k}$", fontsize=12, color="#3b528b")
+    ax.add_patch(plt.Circle(body, 1.15, facecolor="#eef1f8", edgecolor="black", lw=1.5))
+    ax.text(body[0], body[1] + 0.2, r"$y_{sum} = \sum_j W_j I_j + b$", ha="center",
+            fontsize=10.5)
+    ax.text(body[0], body[1] - 0.55, f"$y$ = {activation}$(y_{{sum}})$", ha="center",
+            fontsize=10.5)
+    ax.annotate("", xy=(body[0], body[1] + 1.15), xytext=(body[0], body[1] + 2.4),
+                arrowprops={"arrowstyle": "->", "color": "0.35", "lw": 1.2})
+    ax.text(body[0] + 0.15, body[1] + 1.75, "bias $b$", fontsize=12, color="#3b528b")
+    ax.annotate("", xy=(9.0, body[1]), xytext=(body[0] + 1.15, body[1]),
+                arrowprops={"arrowstyle": "->", "color": "black", "lw": 1.5})
+    ax.text(9.1, body[1], "output $y$", va="center", fontsize=12)
+    ax.set_title("One neuron: weigh each input, add them up with the bias, apply the activation")
+    return fig
+
+
+def _layer_sizes(model: Any) -> list[tuple[int, str]]:
+    """(units, label) of each layer of a Keras model, the input first."""
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    shape = None
+    if getattr(model, "inputs", None):
+        shape = tuple(model.inputs[0].shape[1:])
+    if shape is None or None in shape:
+        raise ValueError("the model has no input shape yet: build it with keras.Input(...) "
+                         "first, or call it on a batch")
+    size = int(np.prod(shape))
+    sizes = [(size, f"input: {size:,} pixels" if len(shape) > 1 else f"input: {size:,}")]
+    for layer in layers:
+        kind = type(layer).__name__
+        if kind == "Dense":
+            name = getattr(layer.activation, "__name__", "linear")
+            sizes.append((int(layer.units), f"Dense: {layer.units:,} units, {name}"))
+        elif kind == "Flatten" and len(shape) > 1:
+            dims = " × ".join(str(d) for d in shape)
+            sizes[0] = (size, f"input: {dims} image,\nflattened to {size:,} numbers")
+    return sizes
+
+
+def draw_network(model: Any, *, max_drawn: int = 10) -> Figure:
+    """Draw a Keras model's dense layers as columns of units joined by every connection.
+
+    The sizes, activations and the parameter count come from ``model`` itself, so the
+    picture always matches the code. A layer larger than ``max_drawn`` shows ``max_drawn - 1``
+    units with dots in the middle for the rest; every unit of a dense layer is connected to
+    every unit of the layer before.
+    """
+    sizes = _layer_sizes(model)
+    fig, ax = plt.subplots(figsize=(3.2 * len(sizes), 5.0))
+    ax.axis("off")
+    slots = np.linspace(0.95, 0.05, max_drawn)
+    columns = []
+    for units, _ in sizes:
+        if units <= max_drawn:
+            ys, gap = slots[(max_drawn - units) // 2:][:units], None
+        else:  # the middle slot holds the dots that stand for the units not drawn
+            gap = max_drawn // 2
+            ys = np.delete(slots, gap)
+        columns.append((ys, gap))
+    for x, ((ys0, _), (ys1, _)) in enumerate(zip(columns, columns[1:])):
+        for y0 in ys0:
+            for y1 in ys1:
+                ax.plot([x, x + 1], [y0, y1], color="0.8", lw=0.5, zorder=1)
+    for x, ((ys, gap), (units, label)) in enumerate(zip(columns, sizes)):
+        ax.scatter(np.full(len(ys), x), ys, s=220, facecolor="white", edgecolor="black",
+                   zorder=2)
+        if gap is not None:
+            ax.text(x, slots[gap], "⋮", ha="center", va="center", fontsize=18, zorder=3,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        ax.text(x, -0.02, label, ha="center", va="top", fontsize=10)
+    ax.set_xlim(-0.6, len(sizes) - 0.4)
+    ax.set_ylim(-0.14, 1.0)
+    ax.set_title(f"The model, drawn from its layers: {model.count_params():,} parameters\n"
+                 f"(every line is a weight; a column of dots stands for the units not drawn)")
     return fig

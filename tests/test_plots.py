@@ -69,3 +69,63 @@ def test_show_misclassified():
                                    max_images=15, cols=5)
     assert sum(len(ax.images) for ax in fig.axes) == 3
     assert "3 of the 3" in fig._suptitle.get_text()
+
+
+def test_confusion_matrix_colour_bar_reads_in_counts():
+    labels = np.repeat(np.arange(10), 120)
+    fig = plots.plot_confusion_matrix(labels, labels)
+    ticks = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert ticks == ["0", "1", "10", "100"]  # counts, though the colours follow log(1 + count)
+    assert "count" in fig.axes[1].get_ylabel()
+
+
+def test_misclassified_confidences_are_told_apart_and_never_a_rounded_100():
+    labels = np.zeros(4, dtype=int)
+    predicted = np.ones(4, dtype=int)
+    probabilities = np.zeros((4, 10))
+    probabilities[:, 1] = [0.99999, 0.99998, 0.9987, 0.62]
+    fig = plots.show_misclassified(IMAGES[:4], labels, predicted, probabilities=probabilities)
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert [t.rsplit("(", 1)[1] for t in titles] == ["99.9990%)", "99.9980%)", "99.87%)", "62%)"]
+    assert not any("100%" in t for t in titles)
+
+
+def test_grid_titles_stay_clear_of_the_row_above():
+    names = ["Ankle boot", "T-shirt/top", "Pullover", "Sneaker", "Sandal"] * 2
+    fig = plots.show_digits(IMAGES[:10], np.arange(10) % 5, rows=2, cols=5, class_names=names)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    top_row, bottom_row = fig.axes[:5], fig.axes[5:]
+    lowest_image = min(ax.get_window_extent(renderer).y0 for ax in top_row)
+    highest_title = max(ax.title.get_window_extent(renderer).y1 for ax in bottom_row)
+    assert highest_title < lowest_image
+
+
+def test_draw_neuron():
+    fig = plots.draw_neuron(4)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert [t for t in texts if t.startswith("$I_")] == ["$I_1$", "$I_2$", "$I_3$", "$I_4$"]
+    assert "$W_4$" in texts and any("ReLU" in t for t in texts)
+    import pytest
+
+    with pytest.raises(ValueError):
+        plots.draw_neuron(0)
+
+
+def test_draw_network_is_drawn_from_the_model():
+    import keras
+    import pytest
+
+    from course_utils import models
+
+    fig = plots.draw_network(models.build_reference_model())
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "input: 28 × 28 image,\nflattened to 784 numbers" in texts
+    assert "Dense: 512 units, relu" in texts and "Dense: 10 units, softmax" in texts
+    assert "407,050 parameters" in fig.axes[0].get_title()
+    other = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(3, "sigmoid")])
+    texts = [t.get_text() for t in plots.draw_network(other).axes[0].texts]
+    assert texts == ["input: 6", "Dense: 3 units, sigmoid"]  # all units drawn: no dots
+    lazy = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])
+    with pytest.raises(ValueError, match="keras.Input"):
+        plots.draw_network(lazy)
