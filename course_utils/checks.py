@@ -27,12 +27,13 @@ import numpy as np
 
 from course_utils import exercises
 from course_utils.exercises import compile_problems, model_problems
+from course_utils.hints import hint
 
 __all__ = [
     "Incorrect", "NotAttempted", "check_accuracy", "check_build_model", "check_dataset_megabytes",
     "check_dense_forward", "check_neuron", "check_normalize", "check_one_hot",
     "check_predict_digit", "check_relu", "check_sigmoid", "check_softmax",
-    "check_steps_per_epoch", "compile_problems", "model_problems", "passed",
+    "check_steps_per_epoch", "compile_problems", "hint", "model_problems", "passed",
 ]
 
 
@@ -76,13 +77,16 @@ def passed(message: str) -> None:
     print(f"\N{CHECK MARK} {message}")
 
 
-def _shown(outcome: exercises.Outcome) -> _Feedback:
-    """The displayable twin of an outcome, keeping the learner's error as its cause."""
+def _shown(outcome: exercises.Outcome, name: str) -> _Feedback:
+    """The displayable twin of an outcome, keeping the learner's error as its cause, and
+    saying how to ask for a hint on exercise ``name``."""
     shown: _Feedback
+    # On the message's last line, so the message keeps its length (one line, then the hint).
+    ask = f" Stuck? Run checks.hint({name!r}) for hints, one step at a time."
     if isinstance(outcome, exercises.NotAttempted):
-        shown = NotAttempted(str(outcome))
+        shown = NotAttempted(f"{outcome}{ask}")
     else:
-        shown = Incorrect(str(outcome))
+        shown = Incorrect(f"{outcome}{ask}")
     shown.__cause__ = outcome.__cause__
     shown.__suppress_context__ = True
     return shown
@@ -98,7 +102,7 @@ def run(exercise: exercises.Exercise, function: Callable[..., Any],
     try:
         count = exercises.judge(exercise, function, cases)
     except exercises.Outcome as outcome:
-        raise _shown(outcome)  # noqa: B904 - the cause is set by _shown
+        raise _shown(outcome, exercise.name)  # noqa: B904 - the cause is set by _shown
     passed(exercise.success + (f" (all {count} cases)" if every_case else ""))
 
 
@@ -158,7 +162,7 @@ def check_build_model(build_model: Callable[[], Any], *, seed: int | None = None
     try:
         exercises.judge_build_model(build_model, seed)
     except exercises.Outcome as outcome:
-        raise _shown(outcome)  # noqa: B904 - the cause is set by _shown
+        raise _shown(outcome, "build_model")  # noqa: B904 - the cause is set by _shown
     passed(exercises.BUILD_MODEL_SUCCESS)
 
 

@@ -812,6 +812,12 @@ def learnable_batch(count: int = 256, seed: int = 5) -> tuple[np.ndarray, np.nda
     return images, np.eye(10, dtype="float32")[labels]
 
 
+#: Said after a wrong ``build_model``: where to look.
+BUILD_MODEL_HINT = ("Flatten, Dense(512, activation='relu'), Dense(10, activation='softmax'), "
+                    "compiled with loss='categorical_crossentropy', optimizer='adam', "
+                    "metrics=['accuracy'].")
+
+
 def judge_build_model(build_model: Callable[[], Any], seed: int | None = None) -> None:
     """Judge ``build_model`` as a whole: both views run this, only the probe images differ.
 
@@ -826,8 +832,7 @@ def judge_build_model(build_model: Callable[[], Any], seed: int | None = None) -
     import warnings
 
     name = "build_model"
-    hint = ("Flatten, Dense(512, activation='relu'), Dense(10, activation='softmax'), compiled "
-            "with loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'].")
+    hint = BUILD_MODEL_HINT
     if not callable(build_model):
         raise Incorrect(f"build_model is {describe(build_model)}, not a function: run the "
                         f"cell that defines it.")

@@ -9,7 +9,7 @@ from conftest import ROOT
 def test_import_is_quiet_and_light(tmp_path):
     code = ("import sys, course_utils, course_utils.data, course_utils.plots, "
             "course_utils.checks, course_utils.exercises, course_utils.models, "
-            "course_utils.setup, course_utils.mode, course_utils.runall; "
+            "course_utils.setup, course_utils.mode, course_utils.runall, course_utils.hints; "
             "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; "
             "assert 'keras' not in sys.modules, 'Keras was imported'; "
             "assert 'course_utils.grading' not in sys.modules, 'the grading side was imported'")

@@ -1,0 +1,120 @@
+"""Hints on request for every exercise: a nudge first, more on each further ask.
+
+Why it exists: a self-paced learner who is stuck needs help that does not give the answer
+away at once. ``checks.hint("relu")`` (or ``hint(relu)``) shows the first hint of that
+exercise; asking again shows the next, more specific one, up to the last, which is the same
+hint a wrong answer's message gives. No hint is the solution: the learner still writes the
+code. The checks' messages say how to ask (see :mod:`course_utils.checks`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from course_utils import exercises
+
+#: The first hints of each exercise, gentlest first. The last hint is the exercise's own
+#: (``exercises.EXERCISES[name].hint``, or ``exercises.BUILD_MODEL_HINT``).
+FIRST_HINTS: dict[str, tuple[str, ...]] = {
+    "neuron": (
+        "A neuron multiplies each input by its weight, adds the products up, adds the bias "
+        "once, and then applies ReLU to that one number.",
+        "np.dot(inputs, weights) does the multiply-and-add in one call. ReLU keeps a positive "
+        "number as it is and turns a negative one into 0."),
+    "dense_forward": (
+        "A dense layer is many neurons reading the same inputs: each unit has its own column "
+        "of weights and its own bias. For a batch, every row of x goes through all of them.",
+        "A matrix product computes every unit's weighted sum for every example at once: "
+        "(batch, n) @ (n, units) gives (batch, units). Adding bias, of shape (units,), adds "
+        "each unit's bias to its own column."),
+    "relu": (
+        "ReLU works on each number on its own: a negative number becomes 0, a positive one "
+        "(and 0) stays the same. The result has the same shape as x.",
+        "np.maximum(a, b) takes the larger of a and b at every position, and b may be a "
+        "single number. Make a new array rather than changing x itself."),
+    "sigmoid": (
+        "The sigmoid squashes any number into the range (0, 1): very negative numbers go "
+        "near 0, 0 goes to 0.5, very positive numbers go near 1.",
+        "Its formula is 1 / (1 + e^(-x)). np.exp works element by element on a whole array, "
+        "and so do +, - and /."),
+    "softmax": (
+        "Softmax turns each row of scores into probabilities: exponentiate every score (they "
+        "all become positive), then divide each by the sum of its own row.",
+        "Large scores make np.exp overflow to inf. Subtracting the row's largest score from "
+        "every score first changes nothing in the result (it cancels in the division) and "
+        "keeps the numbers small."),
+    "normalize": (
+        "Pixels are whole numbers from 0 to 255; the network learns best from inputs between "
+        "0 and 1. Every pixel is divided by the same number.",
+        "That number is the largest value a pixel can take, whatever the largest value in "
+        "these particular images is. Keras works in float32, while NumPy's division gives "
+        "float64 unless told otherwise."),
+    "one_hot": (
+        "One-hot turns each label into a row of num_classes numbers: all 0.0 except a 1.0 in "
+        "the column of that label. n labels give an (n, num_classes) array.",
+        "Row k of the identity matrix np.eye(num_classes) has its 1.0 in column k: it is the "
+        "one-hot row of label k. Indexing an array with an array of labels picks one row per "
+        "label."),
+    "build_model": (
+        "The model is three layers in order: flatten each 28 × 28 image into 784 numbers, a "
+        "dense layer of 512 units with ReLU, a dense layer of 10 units with softmax (one "
+        "probability per digit).",
+        "keras.Sequential([...]) stacks layers, with keras.Input(shape=(28, 28)) first. The "
+        "function must also compile the model (loss, optimizer, metrics, as the text above "
+        "says), build a new model on every call and return it."),
+    "steps_per_epoch": (
+        "An epoch shows the model every training example once, one batch per step. Count how "
+        "many batches of batch_size it takes to cover num_examples.",
+        "When num_examples is not a multiple of batch_size, the last batch is smaller but is "
+        "still a step. Plain division gives a fraction: you need the whole number just above "
+        "it, as an int."),
+    "accuracy": (
+        "The model's answer for one image is the class with the highest probability in its "
+        "row. Accuracy is the fraction of images whose answer equals the label.",
+        "np.argmax(..., axis=1) gives the most probable class of every row. Comparing two "
+        "arrays with == gives one True or False per element, and the mean of booleans is the "
+        "fraction of Trues."),
+    "predict_digit": (
+        "model.predict works on batches, never on one image alone: give it a batch that holds "
+        "your one image, then take that image's row of probabilities from what it returns.",
+        "image[np.newaxis] (or image.reshape(1, 28, 28)) is a batch of one. "
+        "model.predict(batch, verbose=0) then returns shape (1, 10): row 0 holds the ten "
+        "probabilities."),
+    "dataset_megabytes": (
+        "Every image has 28 × 28 = 784 pixels, and every pixel takes as many bytes as its "
+        "dtype needs: 1 for uint8, 4 for float32, 8 for float64.",
+        "np.dtype(dtype).itemsize gives the bytes per value of any dtype. Multiply images × "
+        "784 × bytes per value to get bytes, then turn bytes into megabytes."),
+}
+
+_asked: dict[str, int] = {}
+
+
+def all_hints(name: str) -> tuple[str, ...]:
+    """Every hint of exercise ``name``, gentlest first."""
+    last = (exercises.BUILD_MODEL_HINT if name == "build_model"
+            else exercises.EXERCISES[name].hint)
+    return (*FIRST_HINTS[name], last[0].upper() + last[1:])
+
+
+def hint(exercise: str | Callable[..., Any]) -> None:
+    """Print the next hint of ``exercise`` (its name, or the function itself).
+
+    The first call gives the gentlest hint; each further call the next one, up to the last,
+    which is then repeated with a word on what else to try.
+    """
+    name = exercise if isinstance(exercise, str) else getattr(exercise, "__name__", "")
+    if name not in FIRST_HINTS:
+        known = ", ".join(repr(n) for n in FIRST_HINTS)
+        print(f"There is no exercise called {name!r}. Ask for one of: {known}.")
+        return
+    hints = all_hints(name)
+    index = min(_asked.get(name, 0), len(hints) - 1)
+    _asked[name] = index + 1
+    print(f"\N{ELECTRIC LIGHT BULB} Hint {index + 1} of {len(hints)} for {name}: {hints[index]}")
+    if index + 1 < len(hints):
+        print(f"   Still stuck? Run checks.hint({name!r}) again for a more specific one.")
+    else:
+        print("   That was the last hint. Try your function on a tiny example you can work out "
+              "by hand, print what it returns, and compare.")
