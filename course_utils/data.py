@@ -158,11 +158,13 @@ def load_mnist(path: str | os.PathLike[str] | None = None, *, verbose: bool = Tr
     Raises:
         DataFileError: a named file (argument or ``MNIST_PATH``) is missing or broken.
     """
+    # The message names the file, not its folder: a notebook's saved output must not carry
+    # one machine's paths (errors still give the whole path, where it helps to fix them).
     if path is None and os.environ.get(MNIST_PATH_ENV):
         path = os.environ[MNIST_PATH_ENV]
-        origin = f"{path} ({MNIST_PATH_ENV})"
+        origin = f"{Path(path).name} (the file {MNIST_PATH_ENV} names)"
     else:
-        origin = str(path)
+        origin = f"{Path(path).name} (the path given)" if path is not None else ""
     if path is not None:
         arrays = read_mnist_npz(path)
         message = f"MNIST: {_sizes(arrays)} from {origin}."
@@ -248,7 +250,10 @@ def load_fashion_mnist(directory: str | os.PathLike[str] | None = None, *,
         directory = DEBIAN_FASHION_MNIST_DIR
     if directory is not None:
         arrays = read_fashion_mnist_dir(directory)
-        message = f"Fashion-MNIST: {_sizes(arrays)} from {directory}."
+        where = ("Debian's dataset-fashion-mnist package"
+                 if Path(directory) == DEBIAN_FASHION_MNIST_DIR
+                 else f"the folder {Path(directory).name}")
+        message = f"Fashion-MNIST: {_sizes(arrays)} from {where}."
     else:
         try:
             import keras

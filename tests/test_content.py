@@ -31,3 +31,20 @@ def test_every_question_has_an_answer_the_learner_unfolds(path, folder):
     answers = _numbered(answers_part.partition("</summary>")[2])
     assert questions == list(range(1, len(questions) + 1)) and len(questions) >= 3
     assert answers == questions, f"{len(questions)} questions, answers numbered {answers}"
+
+
+#: A folder of some machine's file system, printed into a stored output (the loader used to
+#: print the whole path of the data file it read).
+_MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:work|tmp|home|root|Users|var|mnt|srv|opt)/")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_name_no_folder_of_the_machine_that_ran_them(path):
+    nb = nbformat.read(path, as_version=4)
+    texts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            texts.append(output.get("text", ""))
+            texts += [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
+    found = [t for t in map(str, texts) if _MACHINE_PATH.search(t)]
+    assert not found, found[0][:300]
