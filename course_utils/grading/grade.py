@@ -25,8 +25,8 @@ Why it exists: nbgrader grades one student's whole assignment in one course dire
 0.9 drops the student's every notebook when one of them kills its kernel. Here every
 (student, notebook) pair is its own job: a fresh copy of the course directory (masters and
 gradebook), nbgrader's own autograde and feedback on that one notebook, run in a child process
-of its own (forked from a worker that imported nbgrader once), so a kernel that dies, a timeout, a memory blow-up or even a crashed job costs that
-notebook only. Student code runs in a bubblewrap sandbox by default (see
+of its own (forked from a worker that imported nbgrader once), so a kernel that dies, a
+timeout, a memory blow-up or even a crashed job costs that notebook only. Student code runs in a bubblewrap sandbox by default (see
 ``course_utils.grading.sandbox``). Students get safe internal ids (``s0001``), because nbgrader
 globs and strips ids; the CSVs keep the folder names.
 """
@@ -503,6 +503,8 @@ def _workers():
     method = os.environ.get(WORKER_START_ENV) or "forkserver"
     if method not in ("forkserver", "spawn"):
         raise UsageError(f"{WORKER_START_ENV}={method}: use forkserver or spawn")
+    if method not in multiprocessing.get_all_start_methods():  # no fork server on Windows
+        method = "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(WORKER_PRELOAD)
