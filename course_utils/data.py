@@ -158,16 +158,14 @@ def load_mnist(path: str | os.PathLike[str] | None = None, *, verbose: bool = Tr
     Raises:
         DataFileError: a named file (argument or ``MNIST_PATH``) is missing or broken.
     """
-    # The message names the file, not its folder: a notebook's saved output must not carry
-    # one machine's paths (errors still give the whole path, where it helps to fix them).
+    named_by = "the path given"
     if path is None and os.environ.get(MNIST_PATH_ENV):
-        path = os.environ[MNIST_PATH_ENV]
-        origin = f"{Path(path).name} (the file {MNIST_PATH_ENV} names)"
-    else:
-        origin = f"{Path(path).name} (the path given)" if path is not None else ""
+        path, named_by = os.environ[MNIST_PATH_ENV], f"the file {MNIST_PATH_ENV} names"
     if path is not None:
         arrays = read_mnist_npz(path)
-        message = f"MNIST: {_sizes(arrays)} from {origin}."
+        # The file's name, not its folder: a notebook's saved output must not carry one
+        # machine's paths (errors still give the whole path, where it helps to fix them).
+        message = f"MNIST: {_sizes(arrays)} from {Path(path).name} ({named_by})."
     else:
         try:
             arrays = validate_arrays(_keras_mnist(), "Keras's MNIST")
