@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_NOTEBOOK = ROOT / "solutions" / "06_training.ipynb"
+TRAINING_NOTEBOOK = ROOT / "solutions" / "07_training.ipynb"
 
 
 def weights_digest(model) -> str:

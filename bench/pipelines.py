@@ -6,7 +6,7 @@ Trains the reference model (seed 0, batch 32) in this process and prints its res
 after each epoch and the process's peak. Run each variant in its own process to compare them:
 
 - ``float64``: NumPy ``x / 255`` arrays (the seed tutorial);
-- ``float32``: NumPy ``float32`` arrays (what notebook 6 first did);
+- ``float32``: NumPy ``float32`` arrays (what notebook 7 first did);
 - ``shuffle-images``: a ``tf.data`` pipeline over the ``uint8`` images with ``shuffle(60000)``;
 - ``batches``: ``course_utils.data.batches``, what the course uses: one ``uint8`` tensor,
   shuffled indices, each batch normalised on the fly.

@@ -31,7 +31,7 @@ from course_utils.hints import hint
 
 __all__ = [
     "Incorrect", "NotAttempted", "check_accuracy", "check_build_model", "check_dataset_megabytes",
-    "check_dense_forward", "check_neuron", "check_normalize", "check_one_hot",
+    "check_dense_forward", "check_gradient_step", "check_neuron", "check_normalize", "check_one_hot",
     "check_predict_digit", "check_relu", "check_sigmoid", "check_softmax",
     "check_steps_per_epoch", "compile_problems", "hint", "model_problems", "passed",
 ]
@@ -164,6 +164,12 @@ def check_build_model(build_model: Callable[[], Any], *, seed: int | None = None
     except exercises.Outcome as outcome:
         raise _shown(outcome, "build_model")  # noqa: B904 - the cause is set by _shown
     passed(exercises.BUILD_MODEL_SUCCESS)
+
+
+def check_gradient_step(gradient_step: Callable[..., Any], *, seed: int | None = None) -> None:
+    """Check ``gradient_step(w, b, x, y, learning_rate)``: one step downhill on the mean
+    squared error of a linear neuron, returned as ``(new_w, new_b)``."""
+    _check("gradient_step", gradient_step, seed)
 
 
 def check_steps_per_epoch(steps_per_epoch: Callable[..., Any], *,

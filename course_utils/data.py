@@ -185,6 +185,24 @@ def load_mnist(path: str | os.PathLike[str] | None = None, *, verbose: bool = Tr
     return arrays
 
 
+def validation_split(images: np.ndarray, labels: np.ndarray, *,
+                     fraction: float = 1 / 6) -> Arrays:
+    """Carve a validation set from the end of a training set: ``((x, y), (x_val, y_val))``.
+
+    Why: settings (epochs, learning rate, model size) must be chosen on images the model does
+    not train on, and never on the test set, which is kept for one final measurement. The
+    last ``fraction`` of the images (10,000 of MNIST's 60,000 by default) become the
+    validation set; the rest are the images to train on. The arrays are views, not copies.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1, not {fraction}")
+    split = len(images) - int(len(images) * fraction)
+    if not 0 < split < len(images):
+        raise ValueError(f"cannot carve a validation set of {fraction:.0%} from "
+                         f"{len(images)} images")
+    return (images[:split], labels[:split]), (images[split:], labels[split:])
+
+
 def normalize_images(images: np.ndarray) -> np.ndarray:
     """Scale ``uint8`` pixels 0..255 to ``float32`` values 0..1 (the course's reference).
 

@@ -510,7 +510,100 @@ ONE_HOT = Exercise(
     success="one_hot turns label 5 into [0 0 0 0 0 1 0 0 0 0], and a batch into one row each.")
 
 
-# --- 06 training -----------------------------------------------------------------------------
+# --- 06 gradient descent ---------------------------------------------------------------------
+
+def _gradient_step_reference(w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray,
+                             learning_rate: float) -> tuple[np.ndarray, float]:
+    """One step of gradient descent on the mean squared error of a linear neuron."""
+    error = x @ w + b - y
+    grad_w = 2.0 * x.T @ error / len(y)
+    grad_b = 2.0 * float(np.mean(error))
+    return w - learning_rate * grad_w, b - learning_rate * grad_b
+
+
+def _gradient_step_case(w: Any, b: float, x: Any, y: Any, learning_rate: float,
+                        visible: bool = True) -> Case:
+    w, x, y = (np.array(v, dtype=float) for v in (w, x, y))
+    expected = _gradient_step_reference(w.copy(), float(b), x.copy(), y.copy(), learning_rate)
+    return Case((w, float(b), x, y, float(learning_rate)), expected, visible=visible)
+
+
+def _gradient_step_fixed() -> list[Case]:
+    return [
+        # From w = 0, b = 0 towards y = 2x: both must go up (a sign slip goes down).
+        _gradient_step_case([0.0], 0.0, [[1.0], [2.0], [3.0]], [2.0, 4.0, 6.0], 0.1),
+        # Two inputs, a bias already set, and errors of both signs.
+        _gradient_step_case([0.5, -1.0], 0.25, [[1.0, 2.0], [0.0, 1.0], [3.0, -1.0],
+                                                [-2.0, 0.5]], [1.0, -2.0, 3.0, 0.0], 0.05),
+        # Already at the minimum: the step changes nothing.
+        _gradient_step_case([2.0], 1.0, [[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0], 0.5),
+        _gradient_step_case([1.0, 1.0, 1.0], -0.5, [[0.2, 0.4, 0.6]], [2.0], 0.1,
+                            visible=False),                       # one example
+        _gradient_step_case([0.3, -0.7], 2.0, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+                            [0.0, 0.0, 0.0], 0.0, visible=False),  # a rate of 0 moves nothing
+    ]
+
+
+def _gradient_step_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for n, d in ((5, 1), (17, 3), (64, 10), (2, 784)):
+        x, w, y = rng.normal(size=(n, d)), rng.normal(size=d), rng.normal(size=n) * 3
+        cases.append(_gradient_step_case(w, float(rng.normal()), x, y,
+                                         float(rng.uniform(0.01, 0.5))))
+    return cases
+
+
+def _gradient_step_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        kind = (f"a {type(got).__name__} of {len(got)} values"
+                if isinstance(got, (tuple, list)) else describe(got))
+        return (f"returned {kind}, expected two values: (new_w, new_b). End with "
+                f"`return new_w, new_b`.")
+    w, b, x, y, learning_rate = case.args
+    new_w, new_b = case.expected
+    got_w, got_b = got
+    problem = array_problem(got_w, new_w, atol=1e-6, rtol=1e-5)
+    if problem:
+        return "the new weights: " + problem + _gradient_step_diagnosis(got_w, case)
+    problem = number_problem(got_b, new_b, atol=1e-6, rtol=1e-5)
+    if problem:
+        return "the new bias: " + problem
+    return None
+
+
+def _gradient_step_diagnosis(got_w: Any, case: Case) -> str:
+    """Name the usual slips when the weights came back wrong (uphill, no 2, sum, gradient)."""
+    w, b, x, y, learning_rate = case.args
+    new_w = case.expected[0]
+    step = new_w - w                                   # -learning_rate * gradient
+    try:
+        got = np.asarray(got_w, dtype=float).reshape(new_w.shape)
+    except (TypeError, ValueError):
+        return ""
+    slips = ((w - step, " It moved uphill: subtract learning_rate times the gradient."),
+             (w + step / 2, " The step is half as long as it should be: the gradient of "
+                            "error² is 2 · error · input."),
+             (w + step * len(y), " The step is len(y) times too long: average over the "
+                                 "examples (np.mean), do not sum."),
+             (-step / learning_rate if learning_rate else None,
+              " That is the gradient itself: return w - learning_rate * gradient."))
+    for value, text in slips:
+        if value is not None and np.any(step != 0) and np.allclose(got, value, atol=1e-6,
+                                                                   rtol=1e-5):
+            return text
+    return ""
+
+
+GRADIENT_STEP = Exercise(
+    name="gradient_step", fixed=_gradient_step_fixed, drawn=_gradient_step_drawn,
+    compare=_gradient_step_compare,
+    hint="error = x @ w + b - y; the gradients are 2 * x.T @ error / len(y) for w and "
+         "2 * np.mean(error) for b; return (w - learning_rate * grad_w, "
+         "b - learning_rate * grad_b), both from the same error.",
+    success="gradient_step moves w and b one step downhill on the mean squared error.")
+
+
+# --- 07 training -----------------------------------------------------------------------------
 
 def _steps_case(n: int, batch: int, visible: bool = True) -> Case:
     return Case((n, batch), -(-n // batch), visible=visible)
@@ -529,7 +622,7 @@ STEPS_PER_EPOCH = Exercise(
     success="steps_per_epoch counts the batches in an epoch, the last partial one included.")
 
 
-# --- 07 evaluating ---------------------------------------------------------------------------
+# --- 08 evaluating ---------------------------------------------------------------------------
 
 def accuracy_case(probabilities: np.ndarray, labels: np.ndarray, visible: bool = True,
                   call: str = "") -> Case:
@@ -568,7 +661,7 @@ ACCURACY = Exercise(
     success="accuracy is the fraction of rows whose most probable class is the label.")
 
 
-# --- 08 predicting ---------------------------------------------------------------------------
+# --- 09 predicting ---------------------------------------------------------------------------
 
 def predict_digit_cases(model: Any, images: np.ndarray, indices: Any,
                         name: str = "images") -> list[Case]:
@@ -605,7 +698,7 @@ PREDICT_DIGIT = Exercise(
     success="predict_digit gives the model's most probable class for one image.")
 
 
-# --- 09 going further ------------------------------------------------------------------------
+# --- 10 going further ------------------------------------------------------------------------
 
 def _megabytes_case(n: int, dtype: Any, visible: bool = True) -> Case:
     return Case((n, dtype), n * 28 * 28 * np.dtype(dtype).itemsize / 1e6, visible=visible)
@@ -872,5 +965,5 @@ BUILD_MODEL_SUCCESS = ("build_model returns the compiled reference model: 784 ->
 
 #: Every exercise judged case by case, by name (``build_model`` has :func:`judge_build_model`).
 EXERCISES: dict[str, Exercise] = {e.name: e for e in (
-    NEURON, DENSE_FORWARD, RELU, SIGMOID, SOFTMAX, NORMALIZE, ONE_HOT, STEPS_PER_EPOCH,
-    ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}
+    NEURON, DENSE_FORWARD, RELU, SIGMOID, SOFTMAX, NORMALIZE, ONE_HOT, GRADIENT_STEP,
+    STEPS_PER_EPOCH, ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}

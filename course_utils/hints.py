@@ -63,12 +63,30 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
         "keras.Sequential([...]) stacks layers, with keras.Input(shape=(28, 28)) first. The "
         "function must also compile the model (loss, optimizer, metrics, as the text above "
         "says), build a new model on every call and return it."),
+    "gradient_step": (
+        "Three moves: predict with the current w and b, measure each prediction's error "
+        "(prediction minus target), then move w and b a little against the gradient of the "
+        "mean squared error.",
+        "The loss is the mean of error², so each example contributes 2 · error · input to the "
+        "gradient of w and 2 · error to the gradient of b; average those over the examples. "
+        "Compute both gradients from the same errors before changing anything."),
     "steps_per_epoch": (
         "An epoch shows the model every training example once, one batch per step. Count how "
         "many batches of batch_size it takes to cover num_examples.",
         "When num_examples is not a multiple of batch_size, the last batch is smaller but is "
         "still a step. Plain division gives a fraction: you need the whole number just above "
         "it, as an int."),
+    "fit_call": (
+        "model.fit takes the training data first, then settings by name: how many epochs to "
+        "train, which data to validate on after each epoch, and how much to print.",
+        "The training data here is train_batches: batches of images with their labels, so fit "
+        "needs no separate labels. fit returns a History object; the next cells read it from "
+        "the name history."),
+    "evaluate_call": (
+        "model.evaluate measures a model on data without training it. It returns the loss "
+        "first, then each metric given to compile: two numbers here.",
+        "Like fit, evaluate can take batches that hold the images and their labels together. "
+        "Unpack the two numbers it returns into two names at once: a, b = ..."),
     "accuracy": (
         "The model's answer for one image is the class with the highest probability in its "
         "row. Accuracy is the fraction of images whose answer equals the label.",
@@ -88,13 +106,25 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
         "784 × bytes per value to get bytes, then turn bytes into megabytes."),
 }
 
+#: The last hints of the training notebook's two calls (not exercises with cases).
+LAST_HINTS: dict[str, str] = {
+    "fit_call": "call model.fit(train_batches, epochs=EPOCHS, validation_data=val_batches, "
+                "verbose=2) and assign what it returns to history.",
+    "evaluate_call": "call model.evaluate(val_batches, verbose=0) and unpack the two numbers "
+                     "it returns into loss and accuracy.",
+}
+
 _asked: dict[str, int] = {}
 
 
 def all_hints(name: str) -> tuple[str, ...]:
     """Every hint of exercise ``name``, gentlest first."""
-    last = (exercises.BUILD_MODEL_HINT if name == "build_model"
-            else exercises.EXERCISES[name].hint)
+    if name == "build_model":
+        last = exercises.BUILD_MODEL_HINT
+    elif name in LAST_HINTS:
+        last = LAST_HINTS[name]
+    else:
+        last = exercises.EXERCISES[name].hint
     return (*FIRST_HINTS[name], last[0].upper() + last[1:])
 
 

@@ -11,8 +11,10 @@ TensorFlow is imported only when a function here is called.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,13 +75,13 @@ def build_reference_model() -> "keras.Model":
 
 
 def save_training_record(history: Any, seconds: float, train_accuracy: float,
-                         test_accuracy: float) -> Path:
+                         validation_accuracy: float) -> Path:
     """Write the training run's figures so later notebooks can compare without retraining."""
     logs = getattr(history, "history", history)
     record = {
         "seconds": round(float(seconds), 2),
         "train_accuracy": float(train_accuracy),
-        "test_accuracy": float(test_accuracy),
+        "validation_accuracy": float(validation_accuracy),
         "history": {key: [float(v) for v in values] for key, values in logs.items()},
         "grading_mode": grading_mode(),
     }
@@ -97,10 +99,11 @@ def load_training_record() -> dict[str, Any] | None:
 def load_trained_model(*, verbose: bool = True) -> "keras.Model":
     """Load the model the training notebook saved, or train the reference model now.
 
-    Training on the spot uses the seed recipe (seed 0, 10 epochs, batch 32, full data) and
-    saves the result, so it happens at most once per folder.
+    Training on the spot uses the training notebook's recipe (seed 0, 10 epochs, batch 32, the
+    training images left after :func:`course_utils.data.validation_split`) and saves the
+    result, so it happens at most once per folder.
     """
-    from course_utils.data import batches, load_mnist
+    from course_utils.data import batches, load_mnist, validation_split
     from course_utils.setup import quiet_tensorflow, seed_everything
 
     quiet_tensorflow()
@@ -121,6 +124,7 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
         print(f"No trained model at {path} yet: training the reference model now "
               f"({EPOCHS} epochs, about two minutes on the full data).")
     (x_train, y_train), _ = load_mnist(verbose=verbose)
+    (x_train, y_train), _ = validation_split(x_train, y_train)  # the images notebook 7 trains on
     seed_everything()
     model = build_reference_model()
     start = time.perf_counter()
@@ -129,6 +133,74 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
         print(f"Trained in {time.perf_counter() - start:.0f} s; saved to {path}.")
     model.save(path)
     return model
+
+
+def your_model(build_model: Callable[[], Any]) -> "keras.Model":
+    """The learner's own model when their ``build_model`` passes its check, else the reference.
+
+    Why: the training notebook trains the model the learner built in notebook 5, but an
+    unfinished or wrong ``build_model`` must not stop the notebook. It is judged as notebook
+    5's check judges it (:func:`course_utils.exercises.judge_build_model`); then one line says
+    which model will train and why. The seeds are reset just before the model is built, so
+    the run repeats exactly.
+    """
+    from course_utils import exercises
+    from course_utils.setup import quiet_tensorflow, seed_everything
+
+    quiet_tensorflow()
+    try:
+        exercises.judge_build_model(build_model)
+    except exercises.Outcome as outcome:
+        reason = str(outcome).strip().splitlines()[0]
+        print(f"\N{BALLOT X} Your build_model is not ready: {reason}\n"
+              f"  This run trains the course's reference model instead "
+              f"(models.build_reference_model(), the same network), so everything below still "
+              f"runs. Fix build_model above and run this cell again to train your own; "
+              f"checks.hint('build_model') helps.")
+        seed_everything()
+        return build_reference_model()
+    seed_everything()
+    model = build_model()
+    print(f"\N{CHECK MARK} Training your own build_model(): {model.count_params():,} parameters.")
+    return model
+
+
+def checked_history(history: Any, seconds: float | None, model: "keras.Model", train_data: Any,
+                    validation_data: Any, epochs: int) -> tuple[Any, float]:
+    """Check the learner's own ``fit`` call, or run it when there is none; ``(history, seconds)``.
+
+    Why: in the training notebook the learner writes ``history = model.fit(...)`` in a cell
+    that also times it. Until they do (``history`` is still None), this runs the call for
+    them and times it, saying so, so the curves and the saved model below still come. A
+    ``History`` that trained another number of epochs or without validation data is named
+    in one line.
+
+    Raises:
+        TypeError: ``history`` is not what ``model.fit`` returns.
+    """
+    if history is None:
+        print(f"Your fit call is not written yet, so this runs it for you: "
+              f"model.fit(train_batches, epochs={epochs}, validation_data=val_batches, "
+              f"verbose=2). To train with yours, write it in the cell above, then run again from "
+              f"the cell model = models.your_model(build_model), so it starts from a fresh model.")
+        start = time.perf_counter()
+        history = model.fit(train_data, epochs=epochs, validation_data=validation_data,
+                            verbose=2)
+        return history, time.perf_counter() - start
+    logs = getattr(history, "history", None)
+    if not isinstance(logs, dict) or "loss" not in logs:
+        raise TypeError(f"history should be what model.fit returns (a History), not "
+                        f"{type(history).__name__}: write history = model.fit(...).")
+    notes = []
+    if len(logs["loss"]) != epochs:
+        notes.append(f"it trained {len(logs['loss'])} epochs where the text asks for {epochs}")
+    if "val_accuracy" not in logs:
+        notes.append("it has no validation curves: pass validation_data=val_batches")
+    if notes:
+        print(f"\N{BALLOT X} Your fit call ran, but {' and '.join(notes)}.")
+    else:
+        print(f"\N{CHECK MARK} Your fit call trained {epochs} epochs and validated after each.")
+    return history, float(seconds) if seconds is not None else math.nan
 
 
 def reference_model() -> "keras.Model":

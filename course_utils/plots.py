@@ -11,12 +11,14 @@ style as well as colour (training solid, validation dashed) so no figure relies 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 
 def _labels_of(labels: Any) -> np.ndarray:
@@ -84,6 +86,90 @@ def plot_history(history: Any, *, title: str | None = None) -> Figure:
         ax.set_title(f"{metric.capitalize()} per epoch")
     fig.suptitle(title or "Training curves: loss falls and accuracy rises as the model learns")
     fig.tight_layout()
+    return fig
+
+
+def plot_loss_landscape(loss: Callable[[float, float], float], w_range: tuple[float, float],
+                        b_range: tuple[float, float], *,
+                        paths: Mapping[str, Any] | None = None,
+                        title: str | None = None) -> Figure:
+    """Draw the loss of a one-input neuron over its weight ``w`` and bias ``b``, as contours.
+
+    Args:
+        loss: ``loss(w, b)`` for one weight and one bias.
+        w_range, b_range: the ranges of ``w`` (x axis) and ``b`` (y axis) to draw.
+        paths: optional ``{name: points}``, each an ``(steps, 2)`` array of ``(w, b)``
+            visited by an optimizer, drawn as a line of dots from start to finish.
+        title: the figure's title; a default one says what is shown.
+    """
+    ws = np.linspace(*w_range, 121)
+    bs = np.linspace(*b_range, 121)
+    grid = np.array([[loss(float(w), float(b)) for w in ws] for b in bs])
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    # Contours at spaced loss levels (a log scale), so the valley floor shows its shape too; a
+    # loss of exactly 0 is drawn at a floor, since a log scale cannot show it.
+    high = float(grid.max())
+    low = max(float(grid.min()), high * 1e-6)
+    shown = np.maximum(grid, low)
+    levels = np.geomspace(low, high, 14)
+    filled = ax.contourf(ws, bs, shown, levels=levels, cmap="viridis_r", norm=LogNorm())
+    ax.contour(ws, bs, shown, levels=levels, colors="white", linewidths=0.4, alpha=0.6)
+    colorbar = fig.colorbar(filled, ax=ax, ticks=levels[::3], format=FuncFormatter(
+        lambda value, _: f"{value:,.0f}" if value >= 10 else f"{value:.2g}"))
+    colorbar.minorticks_off()
+    colorbar.set_label("loss (log scale)")
+    best = np.unravel_index(np.argmin(grid), grid.shape)
+    ax.plot(ws[best[1]], bs[best[0]], "*", color="white", markersize=14,
+            markeredgecolor="black", label="lowest loss")
+    styles = ("-o", "--s", ":^", "-.D")
+    for (name, points), style in zip((paths or {}).items(), styles * 4):
+        points = np.asarray(points, dtype=float)
+        ax.plot(points[:, 0], points[:, 1], style, markersize=3.5, linewidth=1.4,
+                label=f"{name} ({len(points) - 1} steps)")
+        ax.plot(points[0, 0], points[0, 1], "o", color="black", markersize=6)
+    ax.set_xlim(*w_range)
+    ax.set_ylim(*b_range)
+    ax.set_xlabel("weight $w$")
+    ax.set_ylabel("bias $b$")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(title or ("The loss over every (w, b): training walks downhill to the star" if paths
+                           else "The loss over every (w, b): the star marks the lowest"))
+    return fig
+
+
+def plot_experiment(histories: Mapping[str, Any], *, title: str | None = None) -> Figure:
+    """Compare training runs side by side: training loss and validation accuracy per epoch.
+
+    Args:
+        histories: ``{setting: History}`` (or ``.history`` dicts), one per run, in the order
+            to draw them.
+        title: the figure's title; a default one says what is compared.
+    """
+    if not histories:
+        raise ValueError("plot_experiment needs at least one History")
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained")
+    styles = ("-o", "--s", ":^", "-.D", "-v", "--P")
+    for (name, history), style in zip(histories.items(), styles * 4):
+        logs = getattr(history, "history", history)
+        losses = np.asarray(logs["loss"], dtype=float)
+        epochs = np.arange(1, len(losses) + 1)
+        # A diverged run's loss can be inf or nan: matplotlib leaves those points out.
+        loss_ax.plot(epochs, np.where(np.isfinite(losses), losses, np.nan), style,
+                     label=str(name))
+        if "val_accuracy" in logs:
+            acc_ax.plot(epochs, logs["val_accuracy"], style, label=str(name))
+    loss_ax.set_yscale("log")
+    loss_ax.set_title("Training loss (log scale): lower is better")
+    loss_ax.set_ylabel("loss")
+    acc_ax.set_title("Validation accuracy: higher is better")
+    acc_ax.set_ylabel("accuracy")
+    acc_ax.set_ylim(0, 1)
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "The same model trained with different settings")
     return fig
 
 

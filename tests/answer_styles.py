@@ -23,10 +23,11 @@ NOTEBOOKS = {
     "normalize": "04_data_and_preprocessing.ipynb",
     "one_hot": "04_data_and_preprocessing.ipynb",
     "build_model": "05_building_the_model.ipynb",
-    "steps_per_epoch": "06_training.ipynb",
-    "accuracy": "07_evaluating.ipynb",
-    "predict_digit": "08_predicting.ipynb",
-    "dataset_megabytes": "09_going_further.ipynb",
+    "gradient_step": "06_gradient_descent.ipynb",
+    "steps_per_epoch": "07_training.ipynb",
+    "accuracy": "08_evaluating.ipynb",
+    "predict_digit": "09_predicting.ipynb",
+    "dataset_megabytes": "10_going_further.ipynb",
 }
 
 RIGHT: dict[str, dict[str, str]] = {
@@ -147,6 +148,50 @@ def build_model():
     model.compile(optimizer=tf.keras.optimizers.Adam(),
                   loss=tf.keras.losses.CategoricalCrossentropy(), metrics=["acc"])
     return model
+''',
+    },
+    "gradient_step": {
+        "matrix": '''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    grad_w = 2 * x.T @ errors / len(y)
+    grad_b = 2 * np.mean(errors)
+    return w - learning_rate * grad_w, b - learning_rate * grad_b
+''',
+        "in_place_list": '''
+def gradient_step(w, b, x, y, learning_rate):
+    n = x.shape[0]
+    errors = np.dot(x, w) + b - y
+    w -= learning_rate * (2 / n) * np.dot(errors, x)
+    b -= learning_rate * (2 / n) * errors.sum()
+    return [w, b]
+''',
+        "loop": '''
+def gradient_step(w, b, x, y, learning_rate):
+    grad_w = np.zeros_like(w)
+    grad_b = 0.0
+    for xi, yi in zip(x, y):
+        error = sum(wj * xj for wj, xj in zip(w, xi)) + b - yi
+        grad_w += 2 * error * xi / len(y)
+        grad_b += 2 * error / len(y)
+    return w - learning_rate * grad_w, b - learning_rate * grad_b
+''',
+        "gradient_tape": '''
+import tensorflow as tf
+
+def gradient_step(w, b, x, y, learning_rate):
+    w_var, b_var = tf.Variable(w), tf.Variable(b, dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((tf.linalg.matvec(x, w_var) + b_var - y) ** 2)
+    grad_w, grad_b = tape.gradient(loss, [w_var, b_var])
+    return w - learning_rate * grad_w.numpy(), float(b - learning_rate * grad_b.numpy())
+''',
+        "broadcast_mean": '''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = (x * w).sum(axis=1) + b - y
+    new_w = w - learning_rate * np.mean(2 * errors[:, None] * x, axis=0)
+    new_b = b - learning_rate * np.mean(2 * errors)
+    return new_w, new_b
 ''',
     },
     "steps_per_epoch": {
@@ -328,6 +373,53 @@ def build_model():
                               keras.layers.Dense(512, activation="relu"),
                               keras.layers.Dense(10, activation="softmax")])
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+''', "returned None"),
+    },
+    "gradient_step": {
+        "uphill": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    return (w + learning_rate * 2 * x.T @ errors / len(y),
+            b + learning_rate * 2 * np.mean(errors))
+''', "uphill"),
+        "no_factor_two": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    return w - learning_rate * x.T @ errors / len(y), b - learning_rate * np.mean(errors)
+''', "half as long"),
+        "sum_not_mean": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    return w - learning_rate * 2 * x.T @ errors, b - learning_rate * 2 * np.sum(errors)
+''', "times too long"),
+        "returns_gradient": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    return 2 * x.T @ errors / len(y), 2 * np.mean(errors)
+''', "gradient itself"),
+        "bias_from_new_weights": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    w = w - learning_rate * 2 * x.T @ errors / len(y)
+    errors = x @ w + b - y
+    b = b - learning_rate * 2 * np.mean(errors)
+    return w, b
+''', "the new bias"),
+        "bias_not_updated": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    return w - learning_rate * 2 * x.T @ errors / len(y), b
+''', "the new bias"),
+        "only_weights": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    return w - learning_rate * 2 * x.T @ errors / len(y)
+''', "expected two values"),
+        "no_return": ('''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    w = w - learning_rate * 2 * x.T @ errors / len(y)
+    b = b - learning_rate * 2 * np.mean(errors)
 ''', "returned None"),
     },
     "steps_per_epoch": {

@@ -14,6 +14,7 @@ CHECKS = {
     "relu": checks.check_relu, "sigmoid": checks.check_sigmoid,
     "softmax": checks.check_softmax, "normalize": checks.check_normalize,
     "one_hot": checks.check_one_hot, "build_model": checks.check_build_model,
+    "gradient_step": checks.check_gradient_step,
     "steps_per_epoch": checks.check_steps_per_epoch, "accuracy": checks.check_accuracy,
     "dataset_megabytes": checks.check_dataset_megabytes,
 }

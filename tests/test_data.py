@@ -197,3 +197,19 @@ def test_load_digit_image_errors(tmp_path):
     bad.write_text("not a picture")
     with pytest.raises(data.DataFileError, match="digit.png"):
         data.load_digit_image(bad)
+
+
+def test_validation_split_carves_the_last_sixth_of_the_training_set():
+    images = np.arange(60 * 2 * 2, dtype=np.uint8).reshape(60, 2, 2)
+    labels = np.arange(60) % 10
+    (x, y), (x_val, y_val) = data.validation_split(images, labels)
+    assert (len(x), len(x_val)) == (50, 10)
+    assert np.array_equal(np.concatenate([x, x_val]), images)  # disjoint, in order, all kept
+    assert np.array_equal(np.concatenate([y, y_val]), labels)
+    (x, _), (x_val, _) = data.validation_split(images, labels, fraction=0.25)
+    assert (len(x), len(x_val)) == (45, 15)
+    for fraction in (0, 1, 1.5):
+        with pytest.raises(ValueError, match="fraction"):
+            data.validation_split(images, labels, fraction=fraction)
+    with pytest.raises(ValueError, match="cannot carve"):
+        data.validation_split(images[:3], labels[:3])

@@ -22,28 +22,32 @@ import pytest
 import answer_styles
 from conftest import ROOT
 
+#: The course's notebooks: every student hands in all of them.
+COURSE = sorted(p.name for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
 #: student -> exercise -> style (right students take RIGHT styles, wrong ones WRONG styles).
 CLASS = {
     "right-a": {"neuron": "dot_maximum", "dense_forward": "matmul", "relu": "in_place",
                 "sigmoid": "numpy", "softmax": "stable", "normalize": "astype_divide",
                 "one_hot": "eye", "build_model": "seed_tutorial_no_input",
-                "steps_per_epoch": "ceil", "accuracy": "argmax_mean",
+                "gradient_step": "gradient_tape", "steps_per_epoch": "ceil", "accuracy": "argmax_mean",
                 "predict_digit": "predict_newaxis", "dataset_megabytes": "itemsize"},
     "right-b": {"neuron": "matmul_builtin_max", "dense_forward": "row_loop", "relu": "where",
                 "sigmoid": "tanh", "softmax": "logsumexp", "normalize": "np_divide_dtype",
                 "one_hot": "to_categorical", "build_model": "functional_objects",
-                "steps_per_epoch": "divmod", "accuracy": "loop",
+                "gradient_step": "in_place_list", "steps_per_epoch": "divmod", "accuracy": "loop",
                 "predict_digit": "reshape_item", "dataset_megabytes": "bits"},
     "wrong-a": {"neuron": "no_relu", "dense_forward": "no_bias", "relu": "abs",
                 "sigmoid": "wrong_for_negatives", "softmax": "overflows",
                 "normalize": "own_max", "one_hot": "integer_dtype",
-                "build_model": "sigmoid_output", "steps_per_epoch": "floor",
+                "build_model": "sigmoid_output", "gradient_step": "uphill",
+                "steps_per_epoch": "floor",
                 "accuracy": "count_not_fraction", "predict_digit": "numpy_integer",
                 "dataset_megabytes": "mebibytes"},
     "wrong-b": {"neuron": "no_return", "dense_forward": "tensor", "relu": "builtin_max",
                 "sigmoid": "sign_flipped", "softmax": "first_axis", "normalize": "float64",
                 "one_hot": "classes_from_max_label", "build_model": "from_logits",
-                "steps_per_epoch": "true_division", "accuracy": "error_rate",
+                "gradient_step": "bias_from_new_weights", "steps_per_epoch": "true_division", "accuracy": "error_rate",
                 "predict_digit": "off_by_one", "dataset_megabytes": "no_return"},
 }
 
@@ -143,8 +147,8 @@ def graded(tmp_path_factory):
 @pytest.mark.parametrize("student", ["right-a", "right-b"])
 def test_right_answers_get_full_marks_in_every_notebook(graded, student):
     rows = [r for r in graded["rows"] if r["student_id"] == student]
-    assert len({r["notebook"] for r in rows}) == 9
-    assert len(rows) == 12  # one test cell per exercise
+    assert len({r["notebook"] for r in rows}) == len(COURSE)
+    assert len(rows) == len(CLASS[student])  # one test cell per exercise
     lost = [(r["grade_id"], r["score"], r["max_score"]) for r in rows
             if float(r["score"]) != float(r["max_score"])]
     assert lost == []
@@ -153,7 +157,7 @@ def test_right_answers_get_full_marks_in_every_notebook(graded, student):
 @pytest.mark.parametrize("student", ["wrong-a", "wrong-b"])
 def test_wrong_answers_get_nothing(graded, student):
     rows = [r for r in graded["rows"] if r["student_id"] == student]
-    assert len(rows) == 12
+    assert len(rows) == len(CLASS[student])
     earned = [(r["grade_id"], r["score"]) for r in rows if float(r["score"]) != 0]
     assert earned == []
 

@@ -52,7 +52,7 @@ def _run_test_cell(exercise: str, source: str, reference_path) -> None:
     assert HIDDEN_BEGIN in test_cell and HIDDEN_END in test_cell
     names: dict = {"__name__": "__main__"}
     exec(compile(setup, "<set-up cell>", "exec"), names)
-    if exercise == "predict_digit":  # what 08's earlier cells define: a model and test images
+    if exercise == "predict_digit":  # what 09's earlier cells define: a model and test images
         import keras
 
         names["model"] = keras.models.load_model(reference_path)

@@ -42,3 +42,66 @@ def test_grading_mode_keeps_its_model_apart(small_training, monkeypatch):
     grading = models.model_path()
     monkeypatch.delenv("NBGRADER_EXECUTION")
     assert models.model_path() != grading
+
+
+def _learnable(count: int = 96):
+    """Batches of images whose label is written in them, as ``fit`` takes them."""
+    import tensorflow as tf
+
+    from course_utils import exercises
+
+    x, y = exercises.learnable_batch(count)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+
+
+def test_your_model_trains_the_learners_build_model_when_it_passes(capsys):
+    import keras
+
+    def build_model():
+        model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                                  keras.layers.Dense(512, activation="relu"),
+                                  keras.layers.Dense(10, activation="softmax")],
+                                 name="learners_own")
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        return model
+
+    model = models.your_model(build_model)
+    assert model.name == "learners_own"
+    assert "Training your own build_model(): 407,050 parameters" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("raise NotImplementedError()", "not written yet"),
+    ("return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(), "
+     "keras.layers.Dense(10, activation='softmax')])", "not the reference model"),
+])
+def test_your_model_falls_back_to_the_reference_and_says_why(body, reason, capsys):
+    import keras
+
+    names = {"keras": keras}
+    exec(f"def build_model():\n    {body}\n", names)
+    model = models.your_model(names["build_model"])
+    said = capsys.readouterr().out
+    assert reason in said and "reference model instead" in said
+    assert model.name == "mnist_dense" and model.count_params() == 407_050
+
+
+def test_checked_history_runs_the_call_until_the_learner_writes_it(capsys):
+    batches = _learnable()
+    model = models.build_reference_model()
+    history, seconds = models.checked_history(None, None, model, batches, batches.take(1), 2)
+    assert "not written yet, so this runs it for you" in capsys.readouterr().out
+    assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
+    assert seconds > 0
+
+
+def test_checked_history_keeps_the_learners_history_and_names_what_differs(capsys):
+    batches = _learnable()
+    model = models.build_reference_model()
+    own = model.fit(batches, epochs=1, verbose=0)
+    history, seconds = models.checked_history(own, 1.5, model, batches, batches, 2)
+    said = capsys.readouterr().out
+    assert history is own and seconds == 1.5
+    assert "trained 1 epochs where the text asks for 2" in said and "validation_data" in said
+    with pytest.raises(TypeError, match="what model.fit returns"):
+        models.checked_history({"loss": [1.0]}, 1.0, model, batches, batches, 2)

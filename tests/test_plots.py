@@ -1,6 +1,7 @@
 """Every plot returns a figure with the expected axes and images, headless."""
 
 import numpy as np
+import pytest
 from matplotlib.figure import Figure
 
 from course_utils import plots
@@ -129,3 +130,38 @@ def test_draw_network_is_drawn_from_the_model():
     lazy = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])
     with pytest.raises(ValueError, match="keras.Input"):
         plots.draw_network(lazy)
+
+
+def _line_loss(w, b):
+    x = np.linspace(0, 4, 20)
+    return float(np.mean((w * x + b - (2 * x - 1)) ** 2))
+
+
+def test_loss_landscape_marks_the_lowest_point_and_draws_each_path():
+    path = [(-0.5, 4.0), (0.5, 3.0), (1.5, 0.5)]
+    fig = plots.plot_loss_landscape(_line_loss, (-1, 5), (-5, 5),
+                                    paths={"gradient descent": path, "Adam": path[:2]})
+    ax = fig.axes[0]
+    star = [line for line in ax.lines if line.get_label() == "lowest loss"][0]
+    # The star sits on the grid point nearest the true minimum, w = 2, b = -1.
+    assert abs(star.get_xdata()[0] - 2) < 0.06 and abs(star.get_ydata()[0] + 1) < 0.1
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["lowest loss", "gradient descent (2 steps)", "Adam (1 steps)"]
+    drawn = [line for line in ax.lines if line.get_label() == "gradient descent (2 steps)"][0]
+    assert np.allclose(drawn.get_xydata(), path)
+    # The colour bar reads in plain numbers, not 1.01011 x 10^2.
+    ticks = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert ticks and not any("times" in t or "e+" in t for t in ticks), ticks
+
+
+def test_experiment_draws_one_line_per_run_in_both_panels():
+    runs = {"rate 0.001": {"loss": [0.5, 0.2, 0.1], "val_accuracy": [0.9, 0.93, 0.95]},
+            "rate 1.0": {"loss": [300.0, float("nan"), 2.3], "val_accuracy": [0.1, 0.1, 0.11]}}
+    fig = plots.plot_experiment(runs)
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == list(runs)
+    assert [line.get_label() for line in acc_ax.lines] == list(runs)
+    assert loss_ax.get_yscale() == "log" and acc_ax.get_ylim() == (0, 1)
+    assert np.isnan(loss_ax.lines[1].get_ydata()[1])  # a nan loss is left out, not drawn at 0
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_experiment({})

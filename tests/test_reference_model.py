@@ -1,4 +1,4 @@
-"""The grader-provided reference model that 07's and 08's hidden tests use."""
+"""The grader-provided reference model that 08's and 09's hidden tests use."""
 
 from __future__ import annotations
 

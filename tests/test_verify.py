@@ -46,7 +46,7 @@ def test_right_answers_are_confirmed_and_a_patched_kernel_changes_nothing(tmp_pa
 
 
 def test_an_answer_that_lies_about_equality_is_not_confirmed(tmp_path):
-    student, master = _submission("06_training", {
+    student, master = _submission("07_training", {
         "steps_per_epoch": "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
                            "def steps_per_epoch(num_examples, batch_size):\n    return Liar(1)"})
     (verdict,) = verify.verify(student, master, ["steps_per_epoch"], tmp_path, _execute)

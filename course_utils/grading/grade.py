@@ -566,7 +566,7 @@ def _provide_reference_model(jobs: list[Job], work: Path) -> bool:
     same model whatever the student's training notebook did, and none retrains it.
     """
     if os.environ.get(REFERENCE_MODEL_ENV) or not any(
-            job.notebook.startswith(("07_", "08_", "09_")) for job in jobs):
+            job.notebook.startswith(("08_", "09_", "10_")) for job in jobs):
         return False
     path = work / "reference_model.keras"
     script = ("import sys; from course_utils import models; "

@@ -39,7 +39,7 @@ import numpy as np
 #: Files the grader writes for the verification kernel and reads back from it.
 REQUEST_JSON, REQUEST_NPZ = "verify_request.json", "verify_request.npz"
 RESULT_JSON, RESULT_NPZ = "verify_result.json", "verify_result.npz"
-#: The reference model's file name inside the verification kernel's folder (08's exercise).
+#: The reference model's file name inside the verification kernel's folder (09's exercise).
 MODEL_FILE = "reference_model.keras"
 #: Largest result the grader reads back, in bytes (a result is a few arrays).
 MAX_RESULT_BYTES = 64 * 2**20
