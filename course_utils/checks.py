@@ -31,8 +31,8 @@ from course_utils.hints import hint
 
 __all__ = [
     "Incorrect", "NotAttempted", "check_accuracy", "check_build_model", "check_dataset_megabytes",
-    "check_dense_forward", "check_gradient_step", "check_neuron", "check_normalize", "check_one_hot",
-    "check_predict_digit", "check_relu", "check_sigmoid", "check_softmax",
+    "check_dense_forward", "check_gradient_step", "check_neuron", "check_normalize",
+    "check_one_hot", "check_predict_digit", "check_relu", "check_sigmoid", "check_softmax",
     "check_steps_per_epoch", "compile_problems", "hint", "model_problems", "passed",
 ]
 

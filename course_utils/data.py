@@ -196,6 +196,8 @@ def validation_split(images: np.ndarray, labels: np.ndarray, *,
     """
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be between 0 and 1, not {fraction}")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
     split = len(images) - int(len(images) * fraction)
     if not 0 < split < len(images):
         raise ValueError(f"cannot carve a validation set of {fraction:.0%} from "

@@ -3,8 +3,9 @@
 Why it exists: a self-paced learner who is stuck needs help that does not give the answer
 away at once. ``checks.hint("relu")`` (or ``hint(relu)``) shows the first hint of that
 exercise; asking again shows the next, more specific one, up to the last, which is the same
-hint a wrong answer's message gives. No hint is the solution: the learner still writes the
-code. The checks' messages say how to ask (see :mod:`course_utils.checks`).
+hint a wrong answer's message gives. No hint holds a line of a solution (tests/test_hints.py
+checks it): the learner still writes the code. The checks' messages say how to ask (see
+:mod:`course_utils.checks`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from course_utils import exercises
 
 #: The first hints of each exercise, gentlest first. The last hint is the exercise's own
-#: (``exercises.EXERCISES[name].hint``, or ``exercises.BUILD_MODEL_HINT``).
+#: (``exercises.EXERCISES[name].hint``, ``exercises.BUILD_MODEL_HINT``, or :data:`LAST_HINTS`).
 FIRST_HINTS: dict[str, tuple[str, ...]] = {
     "neuron": (
         "A neuron multiplies each input by its weight, adds the products up, adds the bias "

@@ -5,6 +5,9 @@ trained. They load it from ``outputs/`` when it is there and otherwise train it 
 with the reference recipe, so each notebook runs on its own and a learner's wrong answer in
 one notebook never breaks another. The grader's reference model (:func:`reference_model`) lets the
 hidden tests of those notebooks judge a learner's function without the learner's own model.
+The training notebook's model is the learner's own when it passes its check, else the reference
+(:func:`your_model`), and the learner's own ``fit`` call is checked, or run for them while it is
+not written (:func:`checked_history`): the same rule, a model for every later notebook.
 TensorFlow is imported only when a function here is called.
 """
 
@@ -120,11 +123,11 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
         if verbose:
             print("Grading mode: using the grader's reference model.")
         return reference_model()
-    if verbose:
-        print(f"No trained model at {path} yet: training the reference model now "
-              f"({EPOCHS} epochs, about two minutes on the full data).")
     (x_train, y_train), _ = load_mnist(verbose=verbose)
     (x_train, y_train), _ = validation_split(x_train, y_train)  # the images notebook 7 trains on
+    if verbose:
+        print(f"No trained model at {path} yet: training the reference model now ({EPOCHS} "
+              f"epochs on {len(x_train):,} training images, one to two minutes on the full data).")
     seed_everything()
     model = build_reference_model()
     start = time.perf_counter()
@@ -161,6 +164,8 @@ def your_model(build_model: Callable[[], Any]) -> "keras.Model":
         return build_reference_model()
     seed_everything()
     model = build_model()
+    if not model.built:  # declared without keras.Input, as the classic tutorial does
+        model.build((None, 28, 28))
     print(f"\N{CHECK MARK} Training your own build_model(): {model.count_params():,} parameters.")
     return model
 
@@ -192,15 +197,35 @@ def checked_history(history: Any, seconds: float | None, model: "keras.Model", t
         raise TypeError(f"history should be what model.fit returns (a History), not "
                         f"{type(history).__name__}: write history = model.fit(...).")
     notes = []
+    if getattr(history, "model", model) is not model:
+        notes.append("it trained another model, not `model`: call model.fit(...)")
     if len(logs["loss"]) != epochs:
         notes.append(f"it trained {len(logs['loss'])} epochs where the text asks for {epochs}")
     if "val_accuracy" not in logs:
         notes.append("it has no validation curves: pass validation_data=val_batches")
+    steps = _steps_taken(model)
+    try:
+        expected_steps = epochs * len(train_data)
+    except TypeError:  # data of unknown length
+        expected_steps = None
+    if steps is not None and expected_steps and steps > expected_steps:
+        notes.append(f"`model` has now trained {steps // len(train_data)} epochs in all: run the "
+                     f"cell model = models.your_model(build_model) again before your call")
+    if seconds is None:
+        notes.append("its time was not measured: keep the start and seconds lines around it")
     if notes:
-        print(f"\N{BALLOT X} Your fit call ran, but {' and '.join(notes)}.")
+        print(f"\N{BALLOT X} Your fit call ran, but {'; and '.join(notes)}.")
     else:
         print(f"\N{CHECK MARK} Your fit call trained {epochs} epochs and validated after each.")
     return history, float(seconds) if seconds is not None else math.nan
+
+
+def _steps_taken(model: "keras.Model") -> int | None:
+    """How many training steps ``model``'s optimizer has taken, or None when it cannot tell."""
+    try:
+        return int(model.optimizer.iterations.numpy())
+    except Exception:  # not compiled, or an optimizer without a step count
+        return None
 
 
 def reference_model() -> "keras.Model":

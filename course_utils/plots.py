@@ -10,6 +10,7 @@ style as well as colour (training solid, validation dashed) so no figure relies 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -109,7 +110,12 @@ def plot_loss_landscape(loss: Callable[[float, float], float], w_range: tuple[fl
     # Contours at spaced loss levels (a log scale), so the valley floor shows its shape too; a
     # loss of exactly 0 is drawn at a floor, since a log scale cannot show it.
     high = float(grid.max())
+    if not np.all(np.isfinite(grid)) or high <= 0 or float(grid.min()) < 0:
+        raise ValueError("plot_loss_landscape needs a loss that is finite, never negative and "
+                         "not zero everywhere in the ranges drawn")
     low = max(float(grid.min()), high * 1e-6)
+    if low >= high:
+        raise ValueError("the loss is the same everywhere in the ranges drawn: nothing to map")
     shown = np.maximum(grid, low)
     levels = np.geomspace(low, high, 14)
     filled = ax.contourf(ws, bs, shown, levels=levels, cmap="viridis_r", norm=LogNorm())
@@ -122,7 +128,7 @@ def plot_loss_landscape(loss: Callable[[float, float], float], w_range: tuple[fl
     ax.plot(ws[best[1]], bs[best[0]], "*", color="white", markersize=14,
             markeredgecolor="black", label="lowest loss")
     styles = ("-o", "--s", ":^", "-.D")
-    for (name, points), style in zip((paths or {}).items(), styles * 4):
+    for (name, points), style in zip((paths or {}).items(), itertools.cycle(styles)):
         points = np.asarray(points, dtype=float)
         ax.plot(points[:, 0], points[:, 1], style, markersize=3.5, linewidth=1.4,
                 label=f"{name} ({len(points) - 1} steps)")
@@ -132,8 +138,8 @@ def plot_loss_landscape(loss: Callable[[float, float], float], w_range: tuple[fl
     ax.set_xlabel("weight $w$")
     ax.set_ylabel("bias $b$")
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(title or ("The loss over every (w, b): training walks downhill to the star" if paths
-                           else "The loss over every (w, b): the star marks the lowest"))
+    walked = "training walks downhill to the star" if paths else "the star marks the lowest"
+    ax.set_title(title or f"The loss over every (w, b): {walked}")
     return fig
 
 
@@ -149,10 +155,12 @@ def plot_experiment(histories: Mapping[str, Any], *, title: str | None = None) -
         raise ValueError("plot_experiment needs at least one History")
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained")
     styles = ("-o", "--s", ":^", "-.D", "-v", "--P")
-    for (name, history), style in zip(histories.items(), styles * 4):
+    longest = 0
+    for (name, history), style in zip(histories.items(), itertools.cycle(styles)):
         logs = getattr(history, "history", history)
         losses = np.asarray(logs["loss"], dtype=float)
         epochs = np.arange(1, len(losses) + 1)
+        longest = max(longest, len(losses))
         # A diverged run's loss can be inf or nan: matplotlib leaves those points out.
         loss_ax.plot(epochs, np.where(np.isfinite(losses), losses, np.nan), style,
                      label=str(name))
@@ -166,7 +174,7 @@ def plot_experiment(histories: Mapping[str, Any], *, title: str | None = None) -
     acc_ax.set_ylim(0, 1)
     for ax in (loss_ax, acc_ax):
         ax.set_xlabel("epoch")
-        ax.set_xticks(epochs)
+        ax.set_xticks(np.arange(1, longest + 1))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title or "The same model trained with different settings")

@@ -186,6 +186,13 @@ def gradient_step(w, b, x, y, learning_rate):
     grad_w, grad_b = tape.gradient(loss, [w_var, b_var])
     return w - learning_rate * grad_w.numpy(), float(b - learning_rate * grad_b.numpy())
 ''',
+        "float32": '''
+def gradient_step(w, b, x, y, learning_rate):
+    x, w, y = x.astype("float32"), w.astype("float32"), y.astype("float32")
+    errors = x @ w + np.float32(b) - y
+    rate = np.float32(learning_rate)
+    return w - rate * 2 * x.T @ errors / len(y), b - rate * 2 * errors.mean()
+''',
         "broadcast_mean": '''
 def gradient_step(w, b, x, y, learning_rate):
     errors = (x * w).sum(axis=1) + b - y

@@ -213,3 +213,5 @@ def test_validation_split_carves_the_last_sixth_of_the_training_set():
             data.validation_split(images, labels, fraction=fraction)
     with pytest.raises(ValueError, match="cannot carve"):
         data.validation_split(images[:3], labels[:3])
+    with pytest.raises(ValueError, match="60 images but 59 labels"):
+        data.validation_split(images, labels[:59])

@@ -54,11 +54,13 @@ def _learnable(count: int = 96):
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
 
 
-def test_your_model_trains_the_learners_build_model_when_it_passes(capsys):
+@pytest.mark.parametrize("with_input", [True, False], ids=["with-Input", "seed-tutorial-no-Input"])
+def test_your_model_trains_the_learners_build_model_when_it_passes(with_input, capsys):
     import keras
 
     def build_model():
-        model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+        first = [keras.Input(shape=(28, 28))] if with_input else []
+        model = keras.Sequential([*first, keras.layers.Flatten(),
                                   keras.layers.Dense(512, activation="relu"),
                                   keras.layers.Dense(10, activation="softmax")],
                                  name="learners_own")
@@ -98,10 +100,21 @@ def test_checked_history_runs_the_call_until_the_learner_writes_it(capsys):
 def test_checked_history_keeps_the_learners_history_and_names_what_differs(capsys):
     batches = _learnable()
     model = models.build_reference_model()
-    own = model.fit(batches, epochs=1, verbose=0)
+    own = model.fit(batches, epochs=2, validation_data=batches, verbose=0)
     history, seconds = models.checked_history(own, 1.5, model, batches, batches, 2)
-    said = capsys.readouterr().out
     assert history is own and seconds == 1.5
+    assert "Your fit call trained 2 epochs and validated after each" in capsys.readouterr().out
+
+    again = model.fit(batches, epochs=1, verbose=0)  # a second call on the same model
+    history, seconds = models.checked_history(again, None, model, batches, batches, 2)
+    said = capsys.readouterr().out
     assert "trained 1 epochs where the text asks for 2" in said and "validation_data" in said
+    assert "trained 3 epochs in all" in said and "not measured" in said
+    assert np.isnan(seconds)
+
+    other = models.build_reference_model()
+    elsewhere = other.fit(batches, epochs=2, validation_data=batches, verbose=0)
+    models.checked_history(elsewhere, 1.0, model, batches, batches, 2)
+    assert "trained another model" in capsys.readouterr().out
     with pytest.raises(TypeError, match="what model.fit returns"):
         models.checked_history({"loss": [1.0]}, 1.0, model, batches, batches, 2)

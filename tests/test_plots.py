@@ -1,5 +1,7 @@
 """Every plot returns a figure with the expected axes and images, headless."""
 
+import re
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -149,19 +151,31 @@ def test_loss_landscape_marks_the_lowest_point_and_draws_each_path():
     assert labels == ["lowest loss", "gradient descent (2 steps)", "Adam (1 steps)"]
     drawn = [line for line in ax.lines if line.get_label() == "gradient descent (2 steps)"][0]
     assert np.allclose(drawn.get_xydata(), path)
-    # The colour bar reads in plain numbers, not 1.01011 x 10^2.
+    # The colour bar reads in plain numbers (0.29, 1.3, ..., 101), not 1.01011 x 10^2.
     ticks = [t.get_text() for t in fig.axes[1].get_yticklabels()]
-    assert ticks and not any("times" in t or "e+" in t for t in ticks), ticks
+    assert len(ticks) >= 3 and all(re.fullmatch(r"[\d,]+(\.\d+)?", t) for t in ticks), ticks
+
+
+@pytest.mark.parametrize("loss, message", [
+    (lambda w, b: 0.0, "not zero everywhere"),
+    (lambda w, b: 1.0, "the same everywhere"),
+    (lambda w, b: float("inf") if w > 0 else 1.0, "finite"),
+])
+def test_loss_landscape_refuses_a_loss_it_cannot_map(loss, message):
+    with pytest.raises(ValueError, match=message):
+        plots.plot_loss_landscape(loss, (-1, 1), (-1, 1))
 
 
 def test_experiment_draws_one_line_per_run_in_both_panels():
     runs = {"rate 0.001": {"loss": [0.5, 0.2, 0.1], "val_accuracy": [0.9, 0.93, 0.95]},
-            "rate 1.0": {"loss": [300.0, float("nan"), 2.3], "val_accuracy": [0.1, 0.1, 0.11]}}
+            "rate 1.0": {"loss": [300.0, float("inf"), 2.3, 2.3],
+                         "val_accuracy": [0.1, 0.1, 0.11, 0.1]}}
     fig = plots.plot_experiment(runs)
     loss_ax, acc_ax = fig.axes
     assert [line.get_label() for line in loss_ax.lines] == list(runs)
     assert [line.get_label() for line in acc_ax.lines] == list(runs)
     assert loss_ax.get_yscale() == "log" and acc_ax.get_ylim() == (0, 1)
-    assert np.isnan(loss_ax.lines[1].get_ydata()[1])  # a nan loss is left out, not drawn at 0
+    assert np.isnan(loss_ax.lines[1].get_ydata()[1])  # an inf loss is left out of the line
+    assert list(loss_ax.get_xticks()) == [1, 2, 3, 4]  # the longest run's epochs, not the last
     with pytest.raises(ValueError, match="at least one"):
         plots.plot_experiment({})

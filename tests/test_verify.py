@@ -97,3 +97,19 @@ def test_numbers_come_back_as_numbers(tmp_path, body):
         "neuron": f"def neuron(inputs, weights, bias):\n    {body}"})
     (verdict,) = verify.verify(student, master, ["neuron"], tmp_path, _execute)
     assert verdict.ok, verdict.message
+
+
+def test_the_kernel_runs_the_graded_answers_and_the_students_own_cells_only():
+    student, master = _submission("07_training", {
+        "steps_per_epoch": "def steps_per_epoch(num_examples, batch_size):\n    return 1",
+        "build_model": "import keras\ndef build_model():\n    return keras.Sequential()",
+        "fit_call": "history = model.fit(train_batches, epochs=EPOCHS)",
+    })
+    student.cells.append(nbformat.v4.new_code_cell("helper = 42  # a cell the student added"))
+    cells = verify.verification_notebook(student, master).cells
+    assert cells[-1].source == verify.HARNESS
+    sources = "\n".join(c.source for c in cells[:-1])  # the imports, then the student's code
+    assert "def steps_per_epoch" in sources and "helper = 42" in sources
+    # The ungraded solution cells (the pasted model, the fit call) are not run there.
+    assert "build_model" not in sources and "model.fit" not in sources
+    assert "import keras" not in sources

@@ -28,7 +28,7 @@ c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 
 # Shut down kernels idle for 15 minutes (checked every minute), even with their tab open.
 # Each notebook that uses TensorFlow holds 0.6-0.9 GB in its kernel, and a learner who works
-# down the course leaves one behind per notebook: nine of them need 5-8 GB. A quarter of an
+# down the course leaves one behind per notebook: ten of them need 6-9 GB. A quarter of an
 # hour lets a learner read and think without losing their kernel; after it, re-running the
 # notebook costs seconds (the trained model is saved in outputs/ and loaded again).
 c.MappingKernelManager.cull_idle_timeout = 15 * 60

@@ -287,8 +287,9 @@ def verification_notebook(submitted: Any, master: Any) -> nbformat.NotebookNode:
 
     The student's own code is every code cell of the submission that is not one of the
     master's cells: their solution cells and any cells they added. The master's other cells
-    (data loading, training, figures) and every test cell are left out: they are not needed
-    to call the exercises, and the test cells are what this check replaces.
+    (data loading, training, figures), every test cell and the solution cells no test grades
+    are left out: they are not needed to call the exercises, and the test cells are what this
+    check replaces.
     """
     master_code = {c.source.strip(): c for c in master.cells if c.cell_type == "code"}
     graded_sources = {c.source.strip() for c in master.cells
@@ -297,12 +298,16 @@ def verification_notebook(submitted: Any, master: Any) -> nbformat.NotebookNode:
     solution_ids = {_grade_id(c) for c in master.cells
                     if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
     test_ids = {f"test_{name}" for name in solution_ids}
+    master_ids = {_grade_id(c) for c in master.cells}
+    # Solution cells no test grades (the training notebook's own model and calls) confirm
+    # nothing, and would only bring their imports (TensorFlow) into the kernel.
+    ungraded = {name for name in solution_ids if f"test_{name}" not in master_ids}
     own = []
     for cell in submitted.cells:
         if cell.cell_type != "code":
             continue
         source = cell.source.strip()
-        if source in graded_sources or _grade_id(cell) in test_ids:
+        if source in graded_sources or _grade_id(cell) in test_ids | ungraded:
             continue
         if source in master_code and _grade_id(cell) not in solution_ids:
             continue
