@@ -176,9 +176,10 @@ def checked_history(history: Any, seconds: float | None, model: "keras.Model", t
 
     Why: in the training notebook the learner writes ``history = model.fit(...)`` in a cell
     that also times it. Until they do (``history`` is still None), this runs the call for
-    them and times it, saying so, so the curves and the saved model below still come. A
-    ``History`` that trained another number of epochs or without validation data is named
-    in one line.
+    them and times it, saying so, so the curves and the saved model below still come. What
+    differs from the text is named in one line: a ``History`` of another model, another
+    number of epochs, no validation data, a model trained again by a re-run, no time measured
+    (``seconds`` then comes back as nan).
 
     Raises:
         TypeError: ``history`` is not what ``model.fit`` returns.
