@@ -7,14 +7,22 @@ BIN    := $(VENV)/bin
 # nbgrader runs `alembic` from PATH, so the environment's bin goes first.
 RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: lab work instructor-lab test install student-versions check-student-versions bench
+.PHONY: lab work instructor-lab test install install-grading student-versions \
+	check-student-versions bench
 
+# The learner's environment: the course and its helpers, no answer key.
 install: $(VENV)/.installed
+# Where grading runs (instructors, maintainers, the tests): the grading side on top.
+install-grading: $(VENV)/.grading-installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.grading-installed: $(VENV)/.installed requirements-grading.txt grader/pyproject.toml
+	$(BIN)/python -m pip install --quiet -r requirements-grading.txt
 	touch $@
 
 LAB_ARGS ?=
@@ -36,17 +44,17 @@ lab: work  ## install everything and open the course in JupyterLab, on its start
 	$(RUN) $(LEARNER_JUPYTER) $(BIN)/jupyter lab --notebook-dir=$(WORK) \
 	  --LabApp.default_url=/lab/tree/00_start_here.md $(ROOT_ARG) $(LAB_ARGS)
 
-instructor-lab: install  ## JupyterLab on the repository with nbgrader's instructor tools
+instructor-lab: install-grading  ## JupyterLab on the repository with nbgrader's instructor tools
 	$(RUN) $(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS)
 
-test: install  ## install what the tests need and run the whole test suite
+test: install-grading  ## install what the tests need and run the whole test suite
 	$(RUN) $(BIN)/python -m pytest
 
-student-versions: install  ## rebuild notebooks/ from solutions/
-	$(RUN) $(BIN)/python -m course_utils.grading.build
+student-versions: install-grading  ## rebuild notebooks/ from solutions/
+	$(RUN) $(BIN)/python -m course_grading.build
 
-check-student-versions: install
-	$(RUN) $(BIN)/python -m course_utils.grading.build --check
+check-student-versions: install-grading
+	$(RUN) $(BIN)/python -m course_grading.build --check
 
-bench: install  ## measure notebooks, recipes, start-up, grading and Binder fit
+bench: install-grading  ## measure notebooks, recipes, start-up, grading and Binder fit
 	$(RUN) $(BIN)/python bench/run.py --json bench/latest.json

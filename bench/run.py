@@ -14,7 +14,7 @@ Phases (all by default):
   seeds in a fresh process: seconds of ``fit``, peak memory, test accuracy; the speed-up;
 - ``startup``: seconds from starting a kernel to ``import tensorflow`` done, and the cost of
   ``import course_utils`` (which must not import TensorFlow), medians of ``--repeats``;
-- ``grading``: seconds per graded notebook with ``python -m course_utils.grading`` at
+- ``grading``: seconds per graded notebook with ``python -m course_grading`` at
   ``--jobs 1`` and ``--jobs 2`` on a generated class of ``--students`` full-course submissions,
   and at ``--jobs 1 --no-sandbox``: the sandbox's cost per notebook is the difference; and
   (not with ``--quick``) at ``--jobs 1`` with each job in a fresh interpreter instead of a fork
@@ -195,13 +195,13 @@ def make_class(folder: Path, students: int, notebooks: str) -> int:
 
 def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
     """Grade one class at --jobs 1 and 2 (sandbox as default), and at --jobs 1 unsandboxed."""
-    from course_utils.grading.sandbox import availability
+    from course_grading.sandbox import availability
 
     submissions = workdir / "class"
     count = make_class(submissions, args.students, args.notebooks)
     result = {"students": args.students, "notebooks": count,
               "sandbox_available": availability()[0]}
-    from course_utils.grading.grade import WORKER_START_ENV
+    from course_grading.grade import WORKER_START_ENV
 
     runs = [("jobs1", 1, [], "forkserver"), ("jobs2", 2, [], "forkserver"),
             ("jobs1_no_sandbox", 1, ["--no-sandbox"], "forkserver")]
@@ -209,7 +209,7 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
         runs.append(("jobs1_fresh_interpreter", 1, [], "spawn"))
     for key, jobs, extra, start_method in runs:
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "course_utils.grading", str(submissions),
+        done = subprocess.run([sys.executable, "-m", "course_grading", str(submissions),
                                "--output", str(workdir / f"graded-{key}"), "--jobs", str(jobs),
                                "--quiet", *extra], cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL,
@@ -241,7 +241,7 @@ def _phase_seconds(logs: Path) -> dict:
     Both are timed by the grading command in the same run and written to each notebook's
     log, so their ratio is measured side by side on the same notebooks.
     """
-    from course_utils.grading.grade import RECHECK_LOG
+    from course_grading.grade import RECHECK_LOG
 
     autograde, recheck = [], []
     for log in sorted(logs.glob("*/*.log")):

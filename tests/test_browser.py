@@ -411,7 +411,7 @@ def test_feedback_html_shows_scores_code_and_message_but_no_hidden_tests(tmp_pat
     submissions.mkdir(parents=True)
     nbformat.write(student, submissions / "01_neurons.ipynb")
     env = {**os.environ, "PATH": f"{_venv_bin()}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-    done = subprocess.run([sys.executable, "-m", "course_utils.grading",
+    done = subprocess.run([sys.executable, "-m", "course_grading",
                            str(tmp_path / "submissions"), "--output", str(tmp_path / "graded"),
                            "--quiet"], env=env, capture_output=True, text=True, timeout=240)
     feedback = tmp_path / "graded" / "feedback" / "student_a" / "01_neurons.html"

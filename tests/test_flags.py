@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from course_utils.grading.flags import scan
+from course_grading.flags import scan
 
 MASTER = nbformat.read(ROOT / "solutions" / "04_data_and_preprocessing.ipynb", as_version=4)
 

@@ -17,7 +17,7 @@ import pytest
 
 import answers
 from conftest import ROOT
-from course_utils.grading import grade
+from course_grading import grade
 
 DATA_NB = "04_data_and_preprocessing.ipynb"
 MODEL_NB = "05_building_the_model.ipynb"
@@ -98,7 +98,7 @@ def make_class(root: Path) -> None:
     (root / "corrupt").mkdir()
     (root / "corrupt" / DATA_NB).write_text('{"cells": [')
     (root / "corrupt" / "notes.ipynb").write_text("{}")
-    # The roster `python -m course_utils.grading.lms collect` writes beside the folders.
+    # The roster `python -m course_grading.lms collect` writes beside the folders.
     (root / "students.csv").write_text("student_id,name,source\nblank,Blank Page,blank\n")
 
 

@@ -24,7 +24,7 @@ import pytest
 
 import answers
 from conftest import ROOT
-from course_utils.grading import grade, sandbox
+from course_grading import grade, sandbox
 
 NEURONS = "01_neurons.ipynb"
 DATA_NB = "04_data_and_preprocessing.ipynb"

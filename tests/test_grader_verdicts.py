@@ -2,7 +2,7 @@
 
 A small class: two students answer every exercise of every notebook right (in different
 styles, the seed tutorial's model without an Input among them), two answer them wrong (a
-missing return among them). Graded once with ``python -m course_utils.grading``: the right
+missing return among them). Graded once with ``python -m course_grading``: the right
 ones get full marks on every cell, the wrong ones nothing, and the feedback says why.
 """
 
@@ -133,7 +133,7 @@ def graded(tmp_path_factory):
     env = {**os.environ,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run(
-        [sys.executable, "-m", "course_utils.grading", str(submissions), "--output",
+        [sys.executable, "-m", "course_grading", str(submissions), "--output",
          str(output), "--jobs", "2", "--quiet"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]  # every file graded, none in problems

@@ -67,14 +67,14 @@ GUIDE_SETUP = [
 ]
 GUIDE_RELEASE = [f"nbgrader generate_assignment {ASSIGNMENT}",
                  f"nbgrader release_assignment {ASSIGNMENT}"]
-GRADER = "python -m course_utils.grading submissions"
+GRADER = "python -m course_grading submissions"
 GUIDE_GRADE = [
     f"nbgrader collect {ASSIGNMENT}",
-    "python -m course_utils.grading.lms collect exchange submitted --output submissions",
+    "python -m course_grading.lms collect exchange submitted --output submissions",
     f"{GRADER} --output graded --jobs 2",
-    "python -m course_utils.grading.lms feedback graded --course .",
+    "python -m course_grading.lms feedback graded --course .",
     f"nbgrader release_feedback {ASSIGNMENT}",
-    "python -m course_utils.grading.lms totals graded/grades.csv --format canvas "
+    "python -m course_grading.lms totals graded/grades.csv --format canvas "
     "--output canvas.csv",
 ]
 

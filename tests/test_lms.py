@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading import lms
+from course_grading import lms
 
 ROOT = Path(__file__).resolve().parents[1]
 NB1 = "01_neurons.ipynb"
@@ -31,7 +31,7 @@ def _notebook(marker: str) -> str:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "course_utils.grading.lms", *args],
+    return subprocess.run([sys.executable, "-m", "course_grading.lms", *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 

@@ -12,7 +12,7 @@ def test_import_is_quiet_and_light(tmp_path):
             "course_utils.setup, course_utils.mode, course_utils.runall, course_utils.hints; "
             "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; "
             "assert 'keras' not in sys.modules, 'Keras was imported'; "
-            "assert 'course_utils.grading' not in sys.modules, 'the grading side was imported'")
+            "assert 'course_grading' not in sys.modules, 'the grading side was imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 from nbgrader.preprocessors import DeduplicateIds
 
-from course_utils.grading.preprocessors import (
+from course_grading.preprocessors import (
     HIDDEN_BEGIN,
     WITHHELD,
     DeduplicateGradeIds,

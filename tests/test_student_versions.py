@@ -14,7 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from course_utils.grading import build
+from course_grading import build
 
 MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
 STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from course_utils.grading import verify
+from course_grading import verify
 
 
 def _execute(notebook: nbformat.NotebookNode, folder: Path) -> None:

@@ -102,7 +102,7 @@ def test_work_folder_is_git_ignored_and_nothing_else_reads_it():
 
 def test_importing_workspace_is_quiet():
     code = ("import sys, course_utils.workspace; "
-            "assert 'tensorflow' not in sys.modules; assert 'course_utils.grading' not in "
+            "assert 'tensorflow' not in sys.modules; assert 'course_grading' not in "
             "sys.modules")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -23,8 +23,9 @@ DEFAULT_TIMEOUT = 60
 #: The stub that replaces a solution in the student version: valid Python that says what to do.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
-#: Code the grading kernel runs before the notebook: see course_utils.grading.kernel.
-KERNEL_STARTUP = "import course_utils.grading.kernel as _g; _g.prepare()"
+#: Code the grading kernel runs before the notebook: see course_utils.grading_kernel (the
+#: learner's package: the grading kernel cannot import the grading side).
+KERNEL_STARTUP = "import course_utils.grading_kernel as _g; _g.prepare()"
 
 
 def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
@@ -47,17 +48,17 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
     config.Execute.timeout = timeout
     config.Execute.interrupt_on_timeout = True
     # Minimal tracebacks: feedback shows the failure message, never hidden test lines.
-    # The start-up line makes stderr harmless in grade cells (see course_utils.grading.kernel).
+    # The start-up line makes stderr harmless in grade cells (see course_utils.grading_kernel).
     config.Execute.extra_arguments = [
         "--InteractiveShell.xmode=Minimal",
         "--HistoryManager.hist_file=:memory:",
         f"--IPKernelApp.exec_lines={KERNEL_STARTUP}",
     ]
     # nbgrader's own sanitising steps, with duplicated graded cells handled (see
-    # course_utils.grading.preprocessors for why).
+    # course_grading.preprocessors for why).
     config.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",
-        "course_utils.grading.preprocessors.DeduplicateGradeIds",
+        "course_grading.preprocessors.DeduplicateGradeIds",
         "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells",
         "nbgrader.preprocessors.CheckCellMetadata",
@@ -66,8 +67,8 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
     config.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         # Any output that quotes a hidden test is withheld first (see
-        # course_utils.grading.preprocessors); then the hidden tests leave the source.
-        "course_utils.grading.preprocessors.WithholdHiddenTestOutputs",
+        # course_grading.preprocessors); then the hidden tests leave the source.
+        "course_grading.preprocessors.WithholdHiddenTestOutputs",
         "nbgrader.preprocessors.ClearHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
@@ -77,7 +78,7 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
 def use_sandbox_kernel(config: Any, kernel_name: str, runtime: str | os.PathLike[str]) -> Any:
     """Make nbgrader grade with kernelspec ``kernel_name`` over ipc sockets in ``runtime``.
 
-    The sandboxed kernel (see course_utils.grading.sandbox) has no network, not even the
+    The sandboxed kernel (see course_grading.sandbox) has no network, not even the
     host's loopback, so nbgrader and the kernel talk through ZeroMQ ``ipc`` socket files in a
     folder both can see; the connection file lives there too.
     """

@@ -2,12 +2,12 @@
 
 Usage::
 
-    python -m course_utils.grading.lms collect {canvas,moodle,exchange} SOURCE --output SUBMISSIONS
-    python -m course_utils.grading.lms totals GRADES_CSV --format {canvas,moodle} --output FILE
+    python -m course_grading.lms collect {canvas,moodle,exchange} SOURCE --output SUBMISSIONS
+    python -m course_grading.lms totals GRADES_CSV --format {canvas,moodle} --output FILE
         [--students SUBMISSIONS/students.csv] [--scale {points,percent}]
-    python -m course_utils.grading.lms feedback GRADED --course COURSE_DIR [--assignment NAME]
+    python -m course_grading.lms feedback GRADED --course COURSE_DIR [--assignment NAME]
 
-Why it exists: the class-grading command (``python -m course_utils.grading``) reads one folder
+Why it exists: the class-grading command (``python -m course_grading``) reads one folder
 per student, ``<student_id>/<notebook>.ipynb``, and writes ``grades.csv`` with one row per test
 cell. A class rarely hands work in that way, and a gradebook never wants one row per cell:
 
@@ -271,7 +271,7 @@ def write_gradebook(totals: Totals, output: Path, *, format: str, scale: str = "
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; exit status 0 on success, 2 on bad arguments or nothing collected."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils.grading.lms",
+    parser = argparse.ArgumentParser(prog="python -m course_grading.lms",
                                      description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     take = commands.add_parser("collect", help="a bulk download into <student_id>/<notebook>")
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     take.add_argument("download", type=Path, help="the zip file (or the nbgrader submitted/ folder)")
     take.add_argument("--output", type=Path, required=True, help="the submissions folder")
     give = commands.add_parser("totals", help="grades.csv into a gradebook import CSV")
-    give.add_argument("grades", type=Path, help="grades.csv from python -m course_utils.grading")
+    give.add_argument("grades", type=Path, help="grades.csv from python -m course_grading")
     give.add_argument("--format", choices=["canvas", "moodle"], required=True)
     give.add_argument("--scale", choices=["points", "percent"], default="points")
     give.add_argument("--students", type=Path, help="students.csv written by collect (names)")
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--assignment", default=None, help="nbgrader assignment (default: the course's)")
     args = parser.parse_args(argv)
     if args.command == "feedback":
-        from course_utils.grading.settings import ASSIGNMENT
+        from course_grading.settings import ASSIGNMENT
 
         placed = place_feedback(args.graded, args.course, args.assignment or ASSIGNMENT)
         print(f"Placed {len(placed)} feedback files in {args.course / 'feedback'}; "

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m course_utils.grading.build            # rewrite notebooks/ from solutions/
-    python -m course_utils.grading.build --check    # exit 1 if notebooks/ is out of date
+    python -m course_grading.build            # rewrite notebooks/ from solutions/
+    python -m course_grading.build --check    # exit 1 if notebooks/ is out of date
 
 Why it exists: nbgrader's ``generate_assignment`` wants a course directory
 (``source/<assignment>/``, ``release/<assignment>/``), while the course keeps both notebook
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from course_utils.grading.settings import ASSIGNMENT, configure
+from course_grading.settings import ASSIGNMENT, configure
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +100,7 @@ def differences(solutions: Path = ROOT / "solutions",
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.grading.build",
+    parser = argparse.ArgumentParser(prog="python -m course_grading.build",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 if notebooks/ differs from a fresh build")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(problem)
         print("notebooks/ is up to date." if not problems else
-              "Run `python -m course_utils.grading.build` to rebuild notebooks/.")
+              "Run `python -m course_grading.build` to rebuild notebooks/.")
         return 1 if problems else 0
     for path in build():
         print(f"wrote {path.relative_to(ROOT)}")

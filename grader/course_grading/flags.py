@@ -118,7 +118,7 @@ class _Reader(ast.NodeVisitor):
             self._say(node, f"imports {module} (the notebook's shell)")
         elif top == "importlib":
             self._say(node, f"imports {module} (reloading or replacing modules)")
-        elif module.startswith("course_utils.grading"):
+        elif module.startswith("course_grading"):
             self._say(node, f"imports the grading side ({module})")
 
     # assignments -----------------------------------------------------------------------------

@@ -5,15 +5,14 @@ Nothing here runs in a learner's kernel, and the learner's side (``course_utils.
 may import that one.
 
 - ``build``: the student versions in ``notebooks/``, made from the masters in ``solutions/``
-  with nbgrader (``python -m course_utils.grading.build``);
-- ``grade``: class grading on nbgrader, every notebook on its own (``python -m course_utils.grading``);
+  with nbgrader (``python -m course_grading.build``);
+- ``grade``: class grading on nbgrader, every notebook on its own (``python -m course_grading``);
 - ``sandbox``: the bubblewrap sandbox each grading kernel runs in;
 - ``verify``: the re-check of every passed exercise outside the student's kernel;
 - ``flags``: what an instructor should look at in a student's code (``flags.csv``);
-- ``lms``: Canvas and Moodle downloads in, gradebook CSVs out (``python -m course_utils.grading.lms``);
+- ``lms``: Canvas and Moodle downloads in, gradebook CSVs out (``python -m course_grading.lms``);
 - ``settings``: the nbgrader configuration shared by all of them and by ``nbgrader_config.py``;
 - ``preprocessors``: the nbgrader preprocessors the settings configure;
-- ``kernel``: what the grading kernel runs before a student's notebook.
 
 Importing the package does nothing else.
 """

@@ -170,7 +170,7 @@ def bwrap_command(spec: SandboxSpec) -> list[str]:
             env[name] = str(Path(env[name]).resolve())
     for key, value in sorted(env.items()):
         command += ["--setenv", key, value]
-    command += ["--", sys.executable, "-m", "course_utils.grading.sandbox",
+    command += ["--", sys.executable, "-m", "course_grading.sandbox",
                 "--memory-mb", str(spec.memory_mb), "--max-processes", str(spec.max_processes),
                 "--uid", str(UID_BASE + spec.slot), "--"]
     return command
@@ -203,7 +203,7 @@ def launch(argv: list[str] | None = None) -> None:
 
     ``argv`` is ``--memory-mb N --max-processes N --uid N -- <ipykernel arguments>``.
     """
-    parser = argparse.ArgumentParser(prog="course_utils.grading.sandbox")
+    parser = argparse.ArgumentParser(prog="course_grading.sandbox")
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--max-processes", type=int, required=True)
     parser.add_argument("--uid", type=int, required=True)

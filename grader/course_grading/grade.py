@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m course_utils.grading SUBMISSIONS_DIR --output OUT_DIR [--jobs N] [--timeout S]
+    python -m course_grading SUBMISSIONS_DIR --output OUT_DIR [--jobs N] [--timeout S]
         [--sandbox | --no-sandbox] [--memory-mb MB] [--max-processes N]
 
 ``SUBMISSIONS_DIR`` holds one folder per student, ``<student_id>/<notebook>.ipynb``, with the
@@ -27,7 +27,7 @@ Why it exists: nbgrader grades one student's whole assignment in one course dire
 gradebook), nbgrader's own autograde and feedback on that one notebook, run in a child process
 of its own (forked from a worker that imported nbgrader once), so a kernel that dies, a
 timeout, a memory blow-up or even a crashed job costs that notebook only. Student code runs in a bubblewrap sandbox by default (see
-``course_utils.grading.sandbox``). Students get safe internal ids (``s0001``), because nbgrader
+``course_grading.sandbox``). Students get safe internal ids (``s0001``), because nbgrader
 globs and strips ids; the CSVs keep the folder names.
 """
 
@@ -49,9 +49,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 
-from course_utils.grading import sandbox as sandboxing
-from course_utils.grading.flags import Flag
-from course_utils.grading.settings import (ASSIGNMENT, DEFAULT_TIMEOUT, configure,
+from course_grading import sandbox as sandboxing
+from course_grading.flags import Flag
+from course_grading.settings import (ASSIGNMENT, DEFAULT_TIMEOUT, configure,
                                            use_sandbox_kernel)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,7 +160,7 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-#: The roster ``course_utils.grading.lms collect`` writes beside the student folders.
+#: The roster ``course_grading.lms collect`` writes beside the student folders.
 ROSTER = "students.csv"
 
 
@@ -323,8 +323,8 @@ def _flag_and_verify(job: Job, master_path: Path, course: Path, scratch: Path, r
     """
     import nbformat
 
-    from course_utils.grading import flags as flagging
-    from course_utils.grading import verify
+    from course_grading import flags as flagging
+    from course_grading import verify
 
     name = Path(job.path).name
     submitted = nbformat.read(job.path, as_version=4)
@@ -427,7 +427,7 @@ def feedback_leaks(html_text: str, master_path: Path) -> list[str]:
 
     import nbformat
 
-    from course_utils.grading.preprocessors import hidden_test_lines, quoted_lines
+    from course_grading.preprocessors import hidden_test_lines, quoted_lines
 
     master = nbformat.read(master_path, as_version=4)
     text = html_module.unescape(re.sub(r"<[^>]+>", "", html_text))
@@ -479,8 +479,8 @@ def run_job(request: str) -> int:
 
 
 #: Modules every grading job needs, imported once by the fork server instead of once per job.
-WORKER_PRELOAD = ["course_utils.grading.grade", "course_utils.grading.verify",
-                  "course_utils.grading.flags", "nbgrader.apps", "nbgrader.api", "nbclient",
+WORKER_PRELOAD = ["course_grading.grade", "course_grading.verify",
+                  "course_grading.flags", "nbgrader.apps", "nbgrader.api", "nbclient",
                   "jupyter_client.manager", "nbformat"]
 
 
@@ -581,7 +581,7 @@ def _provide_reference_model(jobs: list[Job], work: Path) -> bool:
 
 def make_template(solutions: Path, root: Path) -> None:
     """A course directory with the masters and their gradebook, made once and copied."""
-    from course_utils.grading.build import generate
+    from course_grading.build import generate
 
     generate(solutions, root)
 
@@ -599,7 +599,7 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
     """
     from tqdm import tqdm
 
-    from course_utils.grading.build import nbgrader_environment
+    from course_grading.build import nbgrader_environment
 
     known = course_notebooks(solutions)
     if not known:
@@ -677,7 +677,7 @@ def exit_status(grades: list[CellGrade], problems: list[Problem]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The command: parse arguments, grade, report; return the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m course_utils.grading",
+        prog="python -m course_grading",
         description="Autograde a class's notebooks with nbgrader into grades.csv and feedback. "
                     "Exit status: 0 all graded, 1 some files in problems.csv, 2 nothing graded "
                     "or wrong arguments.")
