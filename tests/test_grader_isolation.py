@@ -35,10 +35,11 @@ def neuron(inputs, weights, bias):
     return np.maximum(0.0, np.dot(inputs, weights) + bias)
 '''
 #: Right in the notebook, then endless and deaf to interrupts only in the grader's re-check
-#: (whose request file it looks for): a cheat that tries to keep an unconfirmed mark.
+#: (which runs none of the master's own cells, so `checks` is not imported there): a cheat
+#: that tries to keep an unconfirmed mark.
 STUBBORN = '''
 import os, time
-if os.path.exists("verify_request.json"):
+if "checks" not in globals():
     while True:
         try:
             time.sleep(1)
@@ -252,7 +253,10 @@ def test_a_recheck_that_never_ends_is_killed_and_confirms_nothing(graded):
     assert graded["scores"][("stubborn", NEURONS, "test_neuron")] == 0.0
     flags = [f for f in _read_csv(graded["output"] / "flags.csv")
              if f["student_id"] == "stubborn"]
-    assert any(f["cell"] == "neuron" and "outside" in f["finding"] for f in flags), flags
+    assert any("not confirmed (student's code)" in f["finding"] for f in flags), flags
+    # Fail closed, and said: the notebook is listed, blaming the student's code, not the grader.
+    problem = graded["problems"][("stubborn", NEURONS)]
+    assert "no mark confirmed" in problem and "caused by the student's code" in problem
 
 
 def test_no_network(graded):
@@ -308,17 +312,23 @@ def test_control_attacks_work_without_the_sandbox(tmp_path):
     assert scores[("reader", "test_neuron")] == 0.0
 
 
-def test_exit_status_0_and_one_warning_without_a_sandbox(tmp_path, monkeypatch, capsys):
+def test_without_a_working_sandbox_grading_refuses_unless_told(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sandbox, "availability", lambda: (False, "no bubblewrap in this test"))
     _save(tmp_path / "subs" / "alice", NEURONS, _notebook(NEURONS, RIGHT_NEURON))
-    code = grade.main([str(tmp_path / "subs"), "--output", str(tmp_path / "out"), "--quiet"])
+    # The default and --sandbox both refuse, before anything runs, saying why and what to do.
+    for extra in ([], ["--sandbox"]):
+        code = grade.main([str(tmp_path / "subs"), "--output", str(tmp_path / "out"),
+                           "--quiet", *extra])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert "no bubblewrap in this test" in err and "--no-sandbox" in err
+        assert not (tmp_path / "out" / "grades.csv").exists()
+    # --no-sandbox, on purpose: graded, with one warning.
+    code = grade.main([str(tmp_path / "subs"), "--output", str(tmp_path / "out"), "--quiet",
+                       "--no-sandbox"])
     err = capsys.readouterr().err
     assert code == 0
-    assert err.count("WITHOUT a sandbox") == 1 and "no bubblewrap in this test" in err
-    # Asked for explicitly, a missing sandbox is an error before anything runs.
-    assert grade.main([str(tmp_path / "subs"), "--output", str(tmp_path / "out2"),
-                       "--sandbox", "--quiet"]) == 2
-    assert "--sandbox: no bubblewrap in this test" in capsys.readouterr().err
+    assert err.count("WITHOUT a sandbox") == 1
 
 
 def test_exit_status_2_when_nothing_is_graded(tmp_path):

@@ -115,6 +115,8 @@ class Options:
     """Memory cap of a sandboxed kernel, in MiB."""
     max_processes: int = sandboxing.DEFAULT_MAX_PROCESSES
     """Process cap of a sandboxed kernel."""
+    reference_model: str | None = None
+    """The grader's trained reference model for this run (notebooks 08 to 10), if any."""
 
 
 @dataclass(frozen=True)
@@ -235,26 +237,28 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
               slot: int = 0) -> tuple[list[CellGrade], list[Problem], list[Flag]]:
     """Autograde one submitted notebook in a fresh copy of the course directory.
 
-    Runs in the child process of :func:`run_job`. The kernel's working folder is ``scratch``,
-    which holds only the student's file; nbgrader's files (the restored notebook with its
-    hidden tests, the gradebook, the masters) live in ``course``, outside the sandbox's view.
+    Runs in the child process of :func:`run_job`. The sandboxed kernel's working folder is a
+    fresh tmpfs of its own; nbgrader's files (the restored notebook with its hidden tests, the
+    gradebook, the masters) live in ``course``, outside the sandbox's view.
     """
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
-    course, scratch, runtime = work / "course", work / "scratch", work / "runtime"
+    course = work / "course"
     shutil.copytree(template, course)
-    scratch.mkdir()
-    runtime.mkdir()
     submitted = course / "submitted" / job.internal_id / ASSIGNMENT
     submitted.mkdir(parents=True)
     shutil.copy2(job.path, submitted / job.notebook)
     config = configure(Config(), course, timeout=options.timeout)
+    if options.reference_model and not options.sandbox:
+        os.environ[REFERENCE_MODEL_ENV] = options.reference_model  # this job's process only
     if options.sandbox:
-        shutil.copy2(job.path, scratch / Path(job.path).name)
-        spec = sandboxing.SandboxSpec(scratch, runtime, options.memory_mb, options.max_processes,
-                                   slot)
+        # The kernel's working folder is a fresh tmpfs inside the sandbox; only its runtime
+        # folder (connection file, sockets) is on this disk, made here and locked once the
+        # kernel has opened its sockets (see course_grading.sandbox).
+        runtime = sandboxing.prepare_runtime(work / "runtime", slot)
+        spec = _sandbox_spec(options, runtime, slot)
         os.environ["JUPYTER_PATH"] = str(sandboxing.write_kernelspec(spec, work / "jupyter"))
         use_sandbox_kernel(config, sandboxing.KERNEL_NAME, runtime)
     api = NbGraderAPI(config=config)
@@ -277,8 +281,10 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
             problems.append(Problem(job.student_id, name, f"graded, but {trouble}"))
         master = course / "source" / ASSIGNMENT / job.notebook
         started = time.perf_counter()
-        found_flags, disagreements = _flag_and_verify(job, master, course, scratch, runtime,
-                                                      options, slot, work)
+        found_flags, disagreements, failure = _flag_and_verify(job, master, course, options,
+                                                               slot, work)
+        if failure:
+            problems.append(Problem(job.student_id, name, failure))
         # bench/run.py reads this line: the re-check's cost per notebook.
         log += f"== {RECHECK_LOG} ({time.perf_counter() - started:.2f} s) ==\n"
         flags += found_flags
@@ -313,15 +319,18 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
     return grades, problems, flags
 
 
-def _flag_and_verify(job: Job, master_path: Path, course: Path, scratch: Path, runtime: Path,
-                     options: Options, slot: int, work: Path) -> tuple[list[Flag], set[str]]:
+def _flag_and_verify(job: Job, master_path: Path, course: Path, options: Options, slot: int,
+                     work: Path) -> tuple[list[Flag], set[str], str | None]:
     """Read the student's code for flags, and confirm each passed exercise outside the kernel.
 
-    Returns the flags and the names of the test cells whose in-notebook pass the grader could
-    not confirm (those score zero; each is flagged with the reason). The re-check is bounded
-    in wall-clock time (:func:`recheck_deadline`): a cell that never ends cannot dodge it.
+    Returns the flags, the names of the test cells whose in-notebook pass the grader did not
+    confirm (those score zero), and, when the re-check itself failed, the reason for
+    ``problems.csv``. It fails closed: whatever goes wrong (the grader's kernel cannot start,
+    the student's code stops the re-check, the result is unreadable, an error of the
+    grader's own), no pass of this notebook is confirmed.
     """
     import nbformat
+    from nbgrader.api import Gradebook
 
     from course_grading import flags as flagging
     from course_grading import verify
@@ -330,34 +339,36 @@ def _flag_and_verify(job: Job, master_path: Path, course: Path, scratch: Path, r
     submitted = nbformat.read(job.path, as_version=4)
     master = nbformat.read(master_path, as_version=4)
     found = flagging.scan(submitted, master, student_id=job.student_id, name=name)
-    from nbgrader.api import Gradebook
-
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(Path(job.notebook).stem, ASSIGNMENT,
                                                         job.internal_id)
         passed = [g.name[len("test_"):] for g in submission.grades
                   if g.cell_type == "code" and g.name.startswith("test_") and g.score]
     if not passed:
-        return found, set()
-    folder = work / "verify"
-    folder.mkdir(exist_ok=True)
-    if options.sandbox:
-        folder = scratch  # the sandbox's own scratch: the only folder its kernel can write
-    reference = os.environ.get(REFERENCE_MODEL_ENV)
-    images = None
-    if "predict_digit" in passed:
-        from course_utils.data import load_mnist
-
-        (_, _), (images, _) = load_mnist(verbose=False)
-        images = images[:GRADING_IMAGES]
+        return found, set(), None
+    every = {f"test_{exercise}" for exercise in passed}
+    reference = options.reference_model
     try:
+        images = None
+        if "predict_digit" in passed:
+            from course_utils.data import load_mnist
+
+            (_, _), (images, _) = load_mnist(verbose=False)
+            images = images[:GRADING_IMAGES]
         verdicts = verify.verify(
-            submitted, master, passed, folder, _executor(options, runtime, slot),
+            submitted, master, passed, _executor(options, work, slot),
             reference_model_path=Path(reference) if reference else None, images=images)
-    except Exception as error:  # the check itself failed: say so, never invent a zero
-        found.append(Flag(job.student_id, name, "-", f"could not re-check the answers outside "
-                          f"the notebook ({type(error).__name__}: {str(error)[:200]})"))
-        return found, set()
+    except verify.RecheckError as error:
+        who = "grader" if error.grader_fault else "student's code"
+        found.append(Flag(job.student_id, name, "-", f"not confirmed ({who}): {error.reason}"))
+        return found, every, (f"no mark confirmed: the re-check outside the notebook failed "
+                              f"({'fault of the grading machine' if error.grader_fault else 'caused by the student' + chr(39) + 's code'}): "
+                              f"{error.reason}")
+    except Exception as error:  # noqa: BLE001 - an error of the grader's own: fail closed
+        reason = f"{type(error).__name__}: {str(error)[:200]}"
+        found.append(Flag(job.student_id, name, "-", f"not confirmed (grader): {reason}"))
+        return found, every, (f"no mark confirmed: the re-check outside the notebook failed "
+                              f"(fault of the grader: {reason}); fix it and grade again")
     wrong = set()
     for verdict in verdicts:
         if not verdict.ok:
@@ -366,59 +377,50 @@ def _flag_and_verify(job: Job, master_path: Path, course: Path, scratch: Path, r
                               f"passed its test in the notebook but not when the grader called "
                               f"{verdict.exercise} outside it on new inputs (scored 0): "
                               f"{verdict.message}"))
-    return found, wrong
+    # An exercise the re-check did not answer for is not confirmed either.
+    wrong |= every - {f"test_{v.exercise}" for v in verdicts}
+    return found, wrong, None
 
 
 #: The log's name for the re-check outside the kernel (read by bench/run.py).
 RECHECK_LOG = "flags and re-check outside the kernel"
 
 
-def recheck_deadline(timeout: int) -> int:
-    """Seconds the whole re-check of one notebook may take, however its cells behave.
-
-    One cell may use the full per-cell ``timeout`` (it is interrupted then, as in the
-    notebook's own run); 30 s more cover the kernel's start and the exercise calls (a few
-    seconds when measured, TensorFlow's import included). Past it the kernel is killed and
-    every answer still unconfirmed scores zero, so a solution cell that never ends, or ignores
-    the interrupt, cannot dodge the re-check.
-    """
-    return timeout + 30
+def _sandbox_spec(options: Options, runtime: Path, slot: int) -> sandboxing.SandboxSpec:
+    reference = Path(options.reference_model) if options.reference_model else None
+    return sandboxing.SandboxSpec(runtime, options.memory_mb, options.max_processes, slot,
+                                  reference)
 
 
-def _executor(options: Options, runtime: Path, slot: int):
-    """Run a notebook in a fresh kernel (the sandboxed one when grading is sandboxed), bounded
-    by :func:`recheck_deadline` in wall-clock time."""
+def _executor(options: Options, work: Path, slot: int):
+    """Run a notebook in a fresh kernel: the sandboxed one, in a runtime folder made for it
+    (never one a kernel has seen), when grading is sandboxed."""
 
-    def execute(notebook, folder: Path) -> None:
-        import asyncio
-
-        from jupyter_client.manager import AsyncKernelManager
-        from nbclient import NotebookClient
+    def execute(notebook):
+        from course_grading.verify import run_notebook
 
         if options.sandbox:
-            manager = AsyncKernelManager(kernel_name=sandboxing.KERNEL_NAME, transport="ipc",
-                                         ip=str(runtime / "verify"),
-                                         connection_file=str(runtime / "verify.json"))
-        else:
-            manager = AsyncKernelManager(kernel_name="python3")
-        client = NotebookClient(notebook, km=manager, timeout=options.timeout,
-                                allow_errors=True, interrupt_on_timeout=True,
-                                resources={"metadata": {"path": str(folder)}})
+            runtime = sandboxing.prepare_runtime(work / f"recheck-{time.monotonic_ns()}", slot)
+            spec = _sandbox_spec(options, runtime, slot)
+            folder = sandboxing.write_kernelspec(spec, runtime.parent / f"{runtime.name}-spec")
+            manager = sandboxing.SandboxKernelManager(
+                kernel_name=sandboxing.KERNEL_NAME, transport="ipc", ip=str(runtime / "k"),
+                connection_file=str(runtime / "kernel.json"),
+                kernel_spec_manager=_spec_manager(folder))
+            return run_notebook(notebook, manager, options.timeout)
+        from jupyter_client.manager import AsyncKernelManager
 
-        async def run() -> None:
-            try:
-                await asyncio.wait_for(client.async_execute(cwd=str(folder)),
-                                       recheck_deadline(options.timeout))
-            finally:
-                if manager.has_kernel:  # stopped at the deadline: kill it, never wait on it
-                    await manager.shutdown_kernel(now=True)
-
-        try:
-            asyncio.run(run())
-        except Exception:  # a dead, stuck or killed kernel: whatever results exist are judged
-            pass
+        with tempfile.TemporaryDirectory(prefix="nn-python-recheck-") as cwd:
+            return run_notebook(notebook, AsyncKernelManager(kernel_name="python3"),
+                                options.timeout, cwd=cwd)
 
     return execute
+
+
+def _spec_manager(folder: Path):
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KernelSpecManager(kernel_dirs=[str(folder / "kernels")])
 
 
 def feedback_leaks(html_text: str, master_path: Path) -> list[str]:
@@ -558,25 +560,26 @@ def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Pat
 
 # --- the whole class -------------------------------------------------------------------------
 
-def _provide_reference_model(jobs: list[Job], work: Path) -> bool:
+def _provide_reference_model(jobs: list[Job], work: Path) -> str | None:
     """Train the grader's reference model once for the run, for the notebooks that need it.
 
-    Saved under ``work`` and named by ``COURSE_REFERENCE_MODEL`` to every grading kernel (the
-    sandbox lets kernels read it), so the evaluating and predicting notebooks are graded on the
-    same model whatever the student's training notebook did, and none retrains it.
+    Saved under ``work`` (readable by every grading kernel, and named to them by
+    ``COURSE_REFERENCE_MODEL``), so the evaluating and predicting notebooks are graded on the
+    same model whatever the student's training notebook did, and none retrains it. A model
+    named by ``COURSE_REFERENCE_MODEL`` in the grader's own environment is used instead.
     """
-    if os.environ.get(REFERENCE_MODEL_ENV) or not any(
-            job.notebook.startswith(("08_", "09_", "10_")) for job in jobs):
-        return False
+    if os.environ.get(REFERENCE_MODEL_ENV):
+        return os.environ[REFERENCE_MODEL_ENV]
+    if not any(job.notebook.startswith(("08_", "09_", "10_")) for job in jobs):
+        return None
     path = work / "reference_model.keras"
     script = ("import sys; from course_utils import models; "
               "models.train_reference_model().save(sys.argv[1])")
-    subprocess.run([sys.executable, "-c", script, str(path)], check=True,
+    subprocess.run([sys.executable, "-I", "-c", script, str(path)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     path.chmod(0o644)
-    os.environ[REFERENCE_MODEL_ENV] = str(path)
-    return True
+    return str(path)
 
 
 def make_template(solutions: Path, root: Path) -> None:
@@ -584,6 +587,31 @@ def make_template(solutions: Path, root: Path) -> None:
     from course_grading.build import generate
 
     generate(solutions, root)
+
+
+def _preflight(options: Options, work: Path) -> None:
+    """Start one sandbox as grading will, before any student is graded (UsageError if not)."""
+    runtime = sandboxing.prepare_runtime(work / "preflight", 0)
+    problem = sandboxing.preflight(_sandbox_spec(options, runtime, 0))
+    if problem:
+        raise UsageError(f"the grading sandbox does not work here: {problem}")
+
+
+def stop_workers() -> None:
+    """End the fork server and multiprocessing's resource tracker, if this run started them.
+
+    Both would otherwise outlive the command (they are daemons of multiprocessing, made to
+    serve a long-lived program); a grading run leaves no process behind.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    for server in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(server, "_stop", None)  # stable since Python 3.8/3.9; private
+        if stop is not None:
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
 
 
 def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
@@ -594,8 +622,8 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                 ) -> tuple[list[CellGrade], list[Problem]]:
     """Grade every submitted notebook in ``submissions``; write CSVs and feedback to ``output``.
 
-    ``use_sandbox``: True requires the sandbox (UsageError when it cannot run), False runs
-    kernels unisolated, None (the default) uses it where available and says once when not.
+    ``use_sandbox``: True or None (the default) require the sandbox (UsageError, before any
+    student is graded, when it cannot run here); False runs kernels unisolated, on purpose.
     """
     from tqdm import tqdm
 
@@ -613,15 +641,15 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
         raise UsageError(
             f"no gradable notebooks in {submissions}: expected <student_id>/<notebook>.ipynb "
             f"with the names of the course's notebooks ({', '.join(known[:2])}, ...).")
-    available, why = sandboxing.availability()
-    if use_sandbox and not available:
-        raise UsageError(f"--sandbox: {why}")
-    isolated = available if use_sandbox is None else use_sandbox
-    if not isolated:
-        reason = why if use_sandbox is None else "--no-sandbox"
-        print(f"WARNING: grading WITHOUT a sandbox ({reason}): student code runs with your "
-              f"rights and can read and write your files and use the network.", file=sys.stderr)
-    options = Options(timeout, isolated, memory_mb, max_processes)
+    isolated = use_sandbox is not False
+    if isolated:
+        available, why = sandboxing.availability()
+        if not available:
+            raise UsageError(f"no sandbox: {why}. Grading runs student code, so it needs one; "
+                             f"--no-sandbox grades without it, on a machine you can lose")
+    else:
+        print("WARNING: grading WITHOUT a sandbox (--no-sandbox): student code runs with your "
+              "rights and can read and write your files and use the network.", file=sys.stderr)
     output.mkdir(parents=True, exist_ok=True)
     for stale in ("feedback", "logs"):
         shutil.rmtree(output / stale, ignore_errors=True)
@@ -632,15 +660,23 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
         slots.put(slot)
     flags: list[Flag] = []
     workers = _workers()
-    with tempfile.TemporaryDirectory(prefix="nn-python-grade-") as work, nbgrader_environment():
-        template = Path(work) / "template"
-        make_template(solutions, template)
-        provided = _provide_reference_model(found.jobs, Path(work))
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="nn-python-grade-") as work, \
+                nbgrader_environment():
+            work_dir = Path(work)
+            if os.geteuid() == 0:
+                work_dir.chmod(0o711)  # the kernels' users reach their own folders below
+            options = Options(timeout, isolated, memory_mb, max_processes)
+            if isolated:
+                _preflight(options, work_dir)
+            template = work_dir / "template"
+            make_template(solutions, template)
+            options = Options(timeout, isolated, memory_mb, max_processes,
+                              _provide_reference_model(found.jobs, work_dir))
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
                     tqdm(total=len(found.jobs), unit="notebook", desc="grading",
                          disable=not progress, file=sys.stderr) as bar:
-                futures = [pool.submit(_job_in_child, job, number, template, Path(work),
+                futures = [pool.submit(_job_in_child, job, number, template, work_dir,
                                        output, options, slots, flags, workers)
                            for number, job in enumerate(found.jobs)]
                 for future in as_completed(futures):
@@ -648,9 +684,8 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                     grades += job_grades
                     problems += job_problems
                     bar.update(1)
-        finally:
-            if provided:  # the file goes with the run's temporary folder
-                os.environ.pop(REFERENCE_MODEL_ENV, None)
+    finally:
+        stop_workers()
     grades.sort(key=lambda g: (g.student_id, g.notebook, g.grade_id))
     problems.sort(key=lambda p: (p.student_id, p.notebook))
     _write_csv(output / "grades.csv", CellGrade, grades)
@@ -692,8 +727,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions",
                         help="folder of master notebooks (default: the course's solutions/)")
     parser.add_argument("--sandbox", action=argparse.BooleanOptionalAction, default=None,
-                        help="run student code in a bubblewrap sandbox (default: on when "
-                             "bubblewrap works here; --sandbox fails if it does not)")
+                        help="run student code in a bubblewrap sandbox (default: on, and "
+                             "grading refuses to start without a working one; --no-sandbox "
+                             "grades unisolated, on purpose)")
     parser.add_argument("--memory-mb", type=int, default=sandboxing.DEFAULT_MEMORY_MB,
                         help=f"memory cap of a sandboxed kernel in MiB "
                              f"(default {sandboxing.DEFAULT_MEMORY_MB})")
@@ -707,6 +743,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--jobs, --timeout, --memory-mb and --max-processes must be at least 1")
     except SystemExit as stop:  # argparse's own usage errors exit 2; --help exits 0
         return int(stop.code or 0)
+    import signal
+
+    def terminate(signum, frame):  # noqa: ANN001 - signal's handler signature
+        raise SystemExit(128 + signum)  # unwinds through grade_class's clean-up
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         grades, problems = grade_class(
             args.submissions, args.output, jobs=args.jobs, timeout=args.timeout,
@@ -715,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     graded = {(g.student_id, g.notebook) for g in grades}
     students = {g.student_id for g in grades}
     print(f"Graded {len(graded)} notebooks of {len(students)} students into "

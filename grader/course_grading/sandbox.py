@@ -7,27 +7,38 @@ in bubblewrap (``bwrap``, Debian package ``bubblewrap``), which nbgrader reaches
 ordinary Jupyter kernelspec (see :func:`write_kernelspec`), so nbgrader itself is configured,
 not patched. Inside the sandbox the kernel sees:
 
-- the operating system (``/usr``, ``/etc``, ...), the Python environment and the course package,
-  all read-only, and the MNIST file named by ``MNIST_PATH`` and the grader's reference model
-  named by ``COURSE_REFERENCE_MODEL`` (read-only);
-- its scratch folder, read-write, which holds only the student's notebook file, as its working
-  folder (nbgrader's restored notebook, the masters, the gradebook and other students' work
-  stay outside its view);
+- the operating system (``/usr``, ``/etc``, ``/lib*``, ``/bin``, ``/sbin``), the Python
+  environment and the learner's package ``course_utils``, all read-only, and the MNIST file
+  named by ``MNIST_PATH`` and the grader's reference model (read-only). The grading side
+  (``course_grading``: the answer key) is never there: where it is installed inside a bound
+  folder it is hidden under an empty tmpfs;
+- a private, size-capped tmpfs as its working folder, another as ``/tmp`` and ``/dev/shm``:
+  whatever it writes costs memory up to the cap, never the grading machine's disk;
 - the folder with its connection file and ZeroMQ socket files: the kernel talks to nbgrader
-  over ``ipc`` sockets, since the sandbox has no network at all, not even the host's loopback;
-- a private ``/tmp`` of limited size, its own process and host-name namespaces.
+  over ``ipc`` sockets, since the sandbox has no network at all, not even the host's loopback.
+  Run as root, the grader takes that folder back (owner root, read-only for the kernel) as
+  soon as the kernel has made its sockets, before any student code runs
+  (:class:`SandboxKernelManager`);
+- its own user, process, IPC, network, UTS and cgroup namespaces, no capabilities, a new
+  terminal session, and no further user namespaces.
 
-The kernel's memory (``RLIMIT_DATA``, which counts what a process allocates; ``RLIMIT_AS`` would
-also count TensorFlow's large address-space reservations and break it) and its number of
-processes (``RLIMIT_NPROC``) are capped by :func:`launch`, which runs first inside the sandbox.
-When the grader runs as root, :func:`launch` also drops to an unprivileged user id, because the
-kernel ignores ``RLIMIT_NPROC`` for root. Run as a normal user, bubblewrap puts the kernel in a
-user namespace of its own instead.
+:func:`launch` runs first, *outside* the sandbox, started as ``python -I`` (so neither the
+working folder nor a planted ``sitecustomize``/``.pth`` is on its path): it caps the kernel's
+memory (``RLIMIT_DATA``, which counts what a process allocates; ``RLIMIT_AS`` would also count
+TensorFlow's large address-space reservations and break it), processes (``RLIMIT_NPROC``) and
+file size, then starts bubblewrap. Run by a normal user, bubblewrap makes a user namespace
+with no capabilities and no further user namespaces. Run by root, bubblewrap keeps only
+``CAP_SETUID``/``CAP_SETGID`` and its first command inside is ``setpriv``, which becomes an
+unprivileged user (ids from :data:`UID_BASE`, one per parallel job: root is exempt from the
+process cap) with no capabilities, no groups and ``no_new_privs``, before any Python runs. The
+kernel then starts isolated too (``python -I``, with the grader's own ``course_utils`` first
+on its path and the working folder off it).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
@@ -35,9 +46,12 @@ import shutil
 import site
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
 
 #: The kernelspec name the grading configuration asks nbgrader to run.
 KERNEL_NAME = "nn-python-sandbox"
@@ -46,123 +60,181 @@ DEFAULT_MEMORY_MB = 2048
 #: Default cap on processes and threads of one grading kernel (TensorFlow starts about two
 #: threads per core; a kernel on a 64-core machine needs about 150).
 DEFAULT_MAX_PROCESSES = 256
-#: Size of the sandbox's private /tmp, in MiB.
+#: Size of the kernel's private working folder (a tmpfs), in MiB.
+SCRATCH_MB = 512
+#: Size of the sandbox's private /tmp and /dev/shm, in MiB each.
 TMP_MB = 256
-#: Largest file the kernel may write, in MiB.
-MAX_FILE_MB = 512
+#: Largest file the kernel may write, in MiB (no file can outgrow its tmpfs anyway).
+MAX_FILE_MB = SCRATCH_MB
 #: Unprivileged user ids the kernels run as when the grader is root (one per parallel job, so
 #: that the process cap of one kernel does not count another's processes).
 UID_BASE = 61000
+#: Where the kernel's working folder is, inside the sandbox.
+SCRATCH = "/home/student"
 
-_SYSTEM_DIRS = ("/usr", "/etc", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/opt")
+_SYSTEM_DIRS = ("/usr", "/etc", "/lib", "/lib32", "/lib64", "/bin", "/sbin")
+_SYSTEM_PREFIXES = tuple(path + "/" for path in _SYSTEM_DIRS)
 #: The variables that name files or folders the kernel may read.
 _PATH_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL")
-_PASSED_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL", "LANG", "LC_ALL",
-               "TZ", "LD_LIBRARY_PATH")
+_PASSED_ENV = (*_PATH_ENV, "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH")
+#: The grading side's top-level package: never visible inside the sandbox.
+GRADING_PACKAGE = "course_grading"
 
 
 @dataclass(frozen=True)
 class SandboxSpec:
     """What one sandboxed grading kernel may see and use."""
 
-    scratch: Path
-    """The kernel's working folder, read-write, holding only the student's file."""
     runtime: Path
-    """The folder of the connection file and the ZeroMQ ipc socket files, read-write."""
+    """The folder of the connection file and the ZeroMQ ipc socket files (fresh per kernel)."""
     memory_mb: int = DEFAULT_MEMORY_MB
     """Memory the kernel may allocate, in MiB."""
     max_processes: int = DEFAULT_MAX_PROCESSES
     """Processes and threads the kernel's user may run at once inside the sandbox."""
     slot: int = 0
     """Which parallel job this is: picks the unprivileged user id when the grader is root."""
+    reference_model: Path | None = None
+    """The grader's reference model, readable inside (the evaluating notebooks need it)."""
+    scratch_mb: int = SCRATCH_MB
+    """Size of the working folder's tmpfs, in MiB."""
+
+    @property
+    def uid(self) -> int | None:
+        """The user id the kernel runs as: its own when the grader is root, else None."""
+        return UID_BASE + self.slot if os.geteuid() == 0 else None
 
 
 @lru_cache(maxsize=1)
 def availability() -> tuple[bool, str]:
     """Whether bubblewrap can run a sandbox here, and if not, why not (one line).
 
-    It tries a tiny sandbox with the same namespaces the grading kernels use, so a machine
-    without user namespaces (or a container that forbids them) is detected up front.
+    It tries a tiny sandbox with the same namespaces and the same unprivileged user the
+    grading kernels use, so a machine without user namespaces (or a container that forbids
+    them) is detected up front.
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return False, ("bubblewrap (bwrap) is not installed: on Debian or Ubuntu, "
                        "`apt-get install bubblewrap`")
+    root = os.geteuid() == 0
+    if root and shutil.which("setpriv") is None:
+        return False, "setpriv (util-linux) is missing: as root the sandbox needs it"
     command = [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-               "true"]
+               *_become_unprivileged(UID_BASE), "true"]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
+    except (OSError, subprocess.SubprocessError) as error:
         return False, f"bubblewrap does not run here ({error})"
     if result.returncode != 0:
-        return False, f"bubblewrap cannot make a sandbox here: {result.stderr.strip()[:200]}"
+        return False, (f"bubblewrap cannot make a sandbox here (user namespaces off?): "
+                       f"{result.stderr.strip()[:200]}")
     return True, f"bubblewrap at {bwrap}"
 
 
 def _namespaces() -> list[str]:
-    spaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-              "--unshare-cgroup-try", "--die-with-parent"]
+    """bubblewrap's isolation flags. A normal user's sandbox is a user namespace with no
+    capabilities at all. Run by root, bubblewrap needs root to reach the files it binds
+    (an environment under /root, say) and must not map the kernel to root's ids (root is
+    exempt from the process cap), so it keeps only the two capabilities that
+    :func:`_become_unprivileged` uses, once, to become an unprivileged user."""
+    common = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+              "--unshare-cgroup-try", "--new-session", "--die-with-parent", "--cap-drop", "ALL"]
+    if os.geteuid() == 0:
+        return [*common, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return ["--unshare-user", "--disable-userns", *common]
+
+
+def _become_unprivileged(uid: int) -> list[str]:
+    """Inside a root-started sandbox: setpriv becomes ``uid`` with no capabilities, no
+    groups and no way back (``no_new_privs``) before anything else runs; nothing for a
+    normal user's sandbox, which never had privileges."""
     if os.geteuid() != 0:
-        # A normal user needs a user namespace to make the others; root keeps the real ids
-        # and drops to an unprivileged one in launch().
-        spaces.insert(0, "--unshare-user")
-    return spaces
+        return []
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
-def _read_only_paths() -> list[Path]:
-    """The Python installation, the environment and the course package, without duplicates."""
+def learner_package() -> Path:
+    """The folder of the ``course_utils`` the grader itself imports: the kernel gets this one."""
     import course_utils
 
-    package = Path(course_utils.__file__).resolve().parent
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package}
+    return Path(course_utils.__file__).resolve().parent
+
+
+def _read_only_paths(spec: SandboxSpec) -> list[Path]:
+    """The Python installation, the environment, the learner's package and the data files."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), learner_package()}
     # The interpreter the environment links to may live outside base_prefix (a symlinked venv).
     paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
     # An environment's site-packages may be a link to another environment's (a shared
-    # install): bind where the packages really are. Only site-packages, never sys.path[0],
-    # which is the grader's working folder with every student's submission.
+    # install): bind where the packages really are. Never the grader's working folder.
     paths.update(Path(p).resolve() for p in site.getsitepackages() if Path(p).is_dir())
     # A Python built with its shared library outside the system folders needs it to start.
     for entry in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
         if entry and Path(entry).is_dir():
             paths.add(Path(entry).resolve())
-    for name in _PATH_ENV:
-        value = os.environ.get(name)
+    for value in [os.environ.get(name) for name in _PATH_ENV] + [spec.reference_model]:
         if value and Path(value).exists():
             paths.add(Path(value).resolve())
-    return sorted(p for p in paths if not str(p).startswith(_SYSTEM_DIRS))
+    return sorted(p for p in paths if not _is_system(p))
+
+
+def _is_system(path: Path) -> bool:
+    return str(path) in _SYSTEM_DIRS or str(path).startswith(_SYSTEM_PREFIXES)
+
+
+def hidden_paths() -> list[Path]:
+    """Where the grading side is installed, when that is a folder the sandbox binds.
+
+    An editable install of ``grader/`` lives outside every bound folder and needs nothing; an
+    ordinary install puts ``course_grading`` (and its metadata) into site-packages, which the
+    sandbox binds, so those folders are covered by an empty tmpfs inside.
+    """
+    import importlib.util
+
+    found: set[Path] = set()
+    spec = importlib.util.find_spec(GRADING_PACKAGE)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found.add(Path(location).resolve())
+    for folder in site.getsitepackages():
+        for meta in Path(folder).glob("course_grading-*.dist-info"):
+            found.add(meta.resolve())
+    return sorted(found)
 
 
 def bwrap_command(spec: SandboxSpec) -> list[str]:
-    """The command that starts the sandbox, up to (not including) the kernel's arguments.
-
-    Its last items run :func:`launch` with the sandbox's limits; the kernel's own arguments
-    (``-f {connection_file}`` and nbgrader's extras) are appended by the kernelspec.
-    """
+    """The bubblewrap command, up to (not including) the kernel's own arguments."""
     bwrap = shutil.which("bwrap") or "bwrap"
     command = [bwrap, *_namespaces()]
     for path in _SYSTEM_DIRS:
         command += ["--ro-bind-try", path, path]
-    command += ["--dev", "/dev", "--proc", "/proc",
-                "--perms", "1777", "--size", str(TMP_MB * 2**20), "--tmpfs", "/tmp"]
-    read_only = _read_only_paths()
-    read_write = [spec.scratch.resolve(), spec.runtime.resolve()]
-    # bubblewrap makes missing parent folders of a mount point private to root (0700): make
-    # them traversable, or the unprivileged kernel could not reach what is mounted below.
-    parents = sorted({parent for path in read_only + read_write for parent in path.parents
-                      if parent not in (Path("/"), Path("/tmp")) and not str(parent).startswith(_SYSTEM_DIRS)},
+    command += ["--dev", "/dev", "--proc", "/proc"]
+    for path, size in (("/tmp", TMP_MB), ("/dev/shm", TMP_MB), (SCRATCH, spec.scratch_mb)):
+        command += ["--perms", "1777", "--size", str(size * 2**20), "--tmpfs", path]
+    read_only = _read_only_paths(spec)
+    runtime = spec.runtime.resolve()
+    # bubblewrap makes missing parent folders of a mount point private (0700): make them
+    # traversable, or the kernel's user could not reach what is mounted below.
+    parents = sorted({parent for path in [*read_only, runtime] for parent in path.parents
+                      if parent != Path("/") and not _is_system(parent)},
                      key=lambda p: len(p.parts))
     for parent in parents:
-        command += ["--perms", "0755", "--dir", str(parent)]
+        if parent not in read_only:
+            command += ["--perms", "0755", "--dir", str(parent)]
     for path in read_only:
         command += ["--ro-bind", str(path), str(path)]
-    for path in read_write:
-        command += ["--bind", str(path), str(path)]
-    command += ["--chdir", str(spec.scratch), "--hostname", "sandbox", "--clearenv"]
-    env = {"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib",
+    command += ["--bind", str(runtime), str(runtime)]
+    for path in hidden_paths():
+        if any(path == bound or bound in path.parents for bound in read_only):
+            command += ["--size", str(2**20), "--tmpfs", str(path)]
+    command += ["--chdir", SCRATCH, "--hostname", "sandbox", "--clearenv"]
+    env = {"HOME": SCRATCH, "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib",
            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-           "NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.update({k: os.environ[k] for k in _PASSED_ENV if k in os.environ})
+    if spec.reference_model is not None:
+        env["COURSE_REFERENCE_MODEL"] = str(spec.reference_model)
     # Files are bound at their real paths (see _read_only_paths): a path through a symbolic
     # link outside the sandbox would not exist inside it.
     for name in _PATH_ENV:
@@ -170,10 +242,79 @@ def bwrap_command(spec: SandboxSpec) -> list[str]:
             env[name] = str(Path(env[name]).resolve())
     for key, value in sorted(env.items()):
         command += ["--setenv", key, value]
-    command += ["--", sys.executable, "-m", "course_grading.sandbox",
-                "--memory-mb", str(spec.memory_mb), "--max-processes", str(spec.max_processes),
-                "--uid", str(UID_BASE + spec.slot), "--"]
     return command
+
+
+def sandbox_command(spec: SandboxSpec, code: str) -> list[str]:
+    """Launcher, bubblewrap and ``python -I -c CODE`` inside, with the limits of ``spec``.
+
+    Python inside is isolated: neither its working folder, nor ``PYTHONPATH``, nor a user
+    site folder is on its path; the grader's own ``course_utils`` comes first, so the kernel
+    always imports the same learner's package as the grader.
+    """
+    start = f"import sys; sys.path.insert(0, {str(learner_package().parent)!r}); {code}"
+    return [sys.executable, "-I", "-m", "course_grading.sandbox",
+            "--memory-mb", str(spec.memory_mb), "--max-processes", str(spec.max_processes),
+            *(["--uid", str(spec.uid)] if spec.uid is not None else []),
+            "--", *bwrap_command(spec), "--",
+            *_become_unprivileged(spec.uid if spec.uid is not None else UID_BASE),
+            sys.executable, "-I", "-c", start]
+
+
+def kernel_command(spec: SandboxSpec) -> list[str]:
+    """The kernelspec's ``argv`` without ``-f {connection_file}``: launcher, bwrap, kernel."""
+    return [*sandbox_command(spec, "from ipykernel import kernelapp; "
+                                   "kernelapp.launch_new_instance()"),
+            "--IPKernelApp.ignore_cwd=True"]
+
+
+#: What the preflight asks a sandboxed Python: which course package it imports, whether the
+#: grading side or anything of the grader's working folder is reachable, and the kernel's
+#: own imports.
+_PROBE = """
+import importlib.util, json, os
+import course_utils, course_utils.grading_kernel, ipykernel, numpy
+found = {"course_utils": course_utils.__file__,
+         "grading_side": importlib.util.find_spec("course_grading.grade") is not None
+                         if importlib.util.find_spec("course_grading") else False,
+         "uid": os.getuid(), "cwd": os.getcwd()}
+print("PREFLIGHT " + json.dumps(found))
+"""
+
+
+def preflight(spec: SandboxSpec) -> str | None:
+    """Start one sandbox as grading will; None when it works, else what is wrong (one line).
+
+    Whatever would keep every kernel from starting (bubblewrap refused, a path its user
+    cannot reach, a package the sandbox cannot see, another copy of the course package) is
+    found here, before any student is graded.
+    """
+    import json as json_module
+
+    try:
+        result = subprocess.run(sandbox_command(spec, _PROBE), capture_output=True, text=True,
+                                timeout=120, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"the sandbox did not start ({error})"
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("PREFLIGHT ")), None)
+    if result.returncode != 0 or line is None:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        hint = ""
+        if "Permission denied" in result.stderr or "No such file" in result.stderr:
+            who = f"user {spec.uid}" if spec.uid is not None else "your user"
+            hint = (f" (the sandbox runs as {who}: every folder of the Python environment, "
+                    f"the course package and MNIST_PATH must be readable by it, and the "
+                    f"folders above them traversable)")
+        return f"a sandboxed Python could not start: {last}{hint}"
+    found = json_module.loads(line[len("PREFLIGHT "):])
+    mine = str(learner_package() / "__init__.py")
+    if found["course_utils"] != mine:
+        return (f"the sandboxed kernel imports course_utils from {found['course_utils']}, "
+                f"not the grader's {mine}: install the course package once, in the "
+                f"environment that runs the grader")
+    if found["grading_side"]:
+        return "the grading side (course_grading) is importable inside the sandbox"
+    return None
 
 
 def write_kernelspec(spec: SandboxSpec, folder: Path) -> Path:
@@ -185,7 +326,7 @@ def write_kernelspec(spec: SandboxSpec, folder: Path) -> Path:
     target = folder / "kernels" / KERNEL_NAME
     target.mkdir(parents=True, exist_ok=True)
     kernel = {
-        "argv": [*bwrap_command(spec), "-f", "{connection_file}"],
+        "argv": [*kernel_command(spec), "-f", "{connection_file}"],
         "display_name": "Python 3 (grading sandbox)",
         "language": "python",
         # A SIGINT to the kernel's process group would reach bubblewrap first and end the
@@ -198,36 +339,86 @@ def write_kernelspec(spec: SandboxSpec, folder: Path) -> Path:
     return folder
 
 
-def launch(argv: list[str] | None = None) -> None:
-    """Inside the sandbox: cap memory and processes, drop root, then become the kernel.
+def prepare_runtime(runtime: Path, slot: int) -> Path:
+    """A fresh folder for one kernel's connection file and sockets; refuses an existing one.
 
-    ``argv`` is ``--memory-mb N --max-processes N --uid N -- <ipykernel arguments>``.
+    Made by the grader, never by a kernel, so nothing a kernel left can be in it.
+    """
+    runtime.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(runtime, UID_BASE + slot, UID_BASE + slot)
+    return runtime
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager that takes the runtime folder back once the kernel made its sockets.
+
+    The kernel needs to write its ipc socket files into the runtime folder, which is on the
+    grading machine's disk; as soon as they exist (before any student code runs), a grader
+    running as root makes the folder root's and read-only for the kernel, so student code can
+    write nothing outside its capped tmpfs folders. A kernel that never makes its sockets is
+    killed.
+    """
+
+    async def _async_post_start_kernel(self, **kw) -> None:  # noqa: ANN003 - jupyter_client's
+        await super()._async_post_start_kernel(**kw)
+        if self.transport != "ipc":
+            return
+        info = self.get_connection_info()
+        sockets = [Path(f"{self.ip}-{info[name]}") for name in
+                   ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
+        deadline = time.monotonic() + 60
+        while not all(p.exists() for p in sockets):
+            if time.monotonic() > deadline or not await self._async_is_alive():
+                await self._async_kill_kernel()
+                raise RuntimeError("the sandboxed kernel did not open its sockets")
+            await asyncio.sleep(0.02)
+        folder = Path(self.connection_file).parent
+        lock_runtime(folder)
+
+
+def lock_runtime(folder: Path) -> None:
+    """Make ``folder`` (and the files in it) unwritable for the kernel's user."""
+    if os.geteuid() == 0:
+        os.chown(folder, 0, 0)
+        for entry in folder.iterdir():
+            if not entry.is_symlink() and entry.is_file():
+                os.chown(entry, 0, 0)
+                entry.chmod(0o644)
+    folder.chmod(0o755)
+
+
+def launch(argv: list[str] | None = None) -> None:
+    """Outside the sandbox: cap memory, processes and files, then run bubblewrap.
+
+    ``argv`` is ``--memory-mb N --max-processes N [--uid N] -- <bwrap command>``. Run as
+    ``python -I -m course_grading.sandbox`` by the kernelspec.
     """
     parser = argparse.ArgumentParser(prog="course_grading.sandbox")
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--max-processes", type=int, required=True)
-    parser.add_argument("--uid", type=int, required=True)
-    parser.add_argument("kernel_args", nargs=argparse.REMAINDER)
+    parser.add_argument("--uid", type=int)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    kernel_args = args.kernel_args[1:] if args.kernel_args[:1] == ["--"] else args.kernel_args
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
     memory = args.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     resource.setrlimit(resource.RLIMIT_NPROC, (args.max_processes, args.max_processes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_MB * 2**20, MAX_FILE_MB * 2**20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if os.geteuid() == 0:
-        # The kernel must not be root: root ignores RLIMIT_NPROC and owns every file.
-        connection = kernel_args[kernel_args.index("-f") + 1]
-        for path in (Path(connection).parent, Path(connection), *_tree(Path.cwd())):
-            os.chown(path, args.uid, args.uid)
-        os.setgroups([])
-        os.setgid(args.uid)
-        os.setuid(args.uid)
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *kernel_args])
-
-
-def _tree(folder: Path) -> list[Path]:
-    return [folder, *folder.rglob("*")]
+        if args.uid is None or args.uid < UID_BASE:
+            raise SystemExit("course_grading.sandbox: as root, --uid must name an "
+                             "unprivileged user id")
+        if "-f" in command:
+            # The connection file (written by the grader as root) must be readable by the
+            # kernel's user; the grader takes it back once the kernel is up.
+            connection = Path(command[command.index("-f") + 1])
+            if connection.is_symlink() or not connection.is_file():
+                raise SystemExit("course_grading.sandbox: the connection file is not a "
+                                 "plain file")
+            os.chown(connection, args.uid, args.uid, follow_symlinks=False)
+    os.execv(command[0], command)
 
 
 if __name__ == "__main__":

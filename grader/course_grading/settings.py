@@ -83,6 +83,8 @@ def use_sandbox_kernel(config: Any, kernel_name: str, runtime: str | os.PathLike
     folder both can see; the connection file lives there too.
     """
     config.Execute.kernel_name = kernel_name
+    # Takes the runtime folder back from the kernel once its sockets exist (root grader).
+    config.Execute.kernel_manager_class = "course_grading.sandbox.SandboxKernelManager"
     config.KernelManager.transport = "ipc"
     config.KernelManager.connection_file = str(Path(runtime) / "kernel.json")
     config.KernelManager.ip = str(Path(runtime) / "kernel")

@@ -6,14 +6,22 @@ student's code. Whatever that kernel holds can lie to the test: a solution cell 
 test cell before it runs, or return an object that says it equals anything. Blocking such
 tricks one by one never ends. So a mark is confirmed where the student's code has no reach:
 
-1. a fresh kernel (in the same sandbox as grading) runs only the student's own code: their
+1. a fresh kernel (in the same sandbox as grading, in a fresh working folder and runtime
+   folder the student's graded kernel never saw) runs only the student's own code: their
    solution cells and any cells they added, after the master's import lines; never the test
    cells, never the master's data loading or training;
-2. the grader sends that kernel inputs it draws from a secret seed, as plain data (``.npz``
-   without pickles, and JSON); the kernel calls each exercise's function and sends back what
-   it returned, as plain data again;
+2. its last cell carries the inputs the grader drew from a secret seed, as plain data
+   (``course_utils.plain``: no pickles); ``course_utils.recheck`` calls each exercise's
+   function and sends back what it returned, as plain data again, in one display output. The
+   grader writes no file where a kernel can reach, and reads that output within size, depth,
+   dtype and shape limits;
 3. the grader compares those results with the expected values it computed itself, in its own
-   process, from the course's contracts (``course_utils.exercises``).
+   process, from the answer key (the grading side).
+
+**Fail closed.** When the re-check itself fails (the kernel cannot start, dies, runs past its
+deadline, or no readable result comes back), :func:`verify` raises :class:`RecheckError`,
+saying whether the grader or the student's code is at fault; the grading command then
+confirms nothing in that notebook.
 
 A result cannot be faked without computing it: patching the kernel changes nothing in the
 grader, and the inputs are new on every run. ``build_model`` is confirmed by behaviour: the
@@ -25,9 +33,9 @@ passed in the notebook but fails here loses that test cell's points, and the gra
 
 from __future__ import annotations
 
-import json
+import asyncio
+import base64
 import secrets
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,18 +43,19 @@ from typing import Any
 
 import nbformat
 import numpy as np
+from nbclient import NotebookClient
 
-#: Files the grader writes for the verification kernel and reads back from it.
-REQUEST_JSON, REQUEST_NPZ = "verify_request.json", "verify_request.npz"
-RESULT_JSON, RESULT_NPZ = "verify_result.json", "verify_result.npz"
-#: The reference model's file name inside the verification kernel's folder (09's exercise).
-MODEL_FILE = "reference_model.keras"
-#: Largest result the grader reads back, in bytes (a result is a few arrays).
-MAX_RESULT_BYTES = 64 * 2**20
+from course_utils import plain, recheck
+
 #: The exercise checked by behaviour rather than by cases.
-MODEL_EXERCISE = "build_model"
+MODEL_EXERCISE = recheck.MODEL_EXERCISE
+#: What the grader reads back from the re-check kernel, at the most.
+RESULT_LIMITS = plain.Limits(max_bytes=64 * 2**20, max_depth=6, max_items=200_000)
+#: Output the re-check keeps from its kernel, in bytes: only the harness cell's result
+#: output is kept at all; the student's cells' outputs are dropped as they arrive.
+MAX_OUTPUT_BYTES = 96 * 2**20
 
-Executor = Callable[[nbformat.NotebookNode, Path], None]
+Executor = Callable[[nbformat.NotebookNode], nbformat.NotebookNode]
 
 
 @dataclass(frozen=True)
@@ -61,174 +70,16 @@ class Verdict:
     """Why not, in one line, when ``ok`` is False."""
 
 
-# --- plain data in and out -------------------------------------------------------------------
+class RecheckError(Exception):
+    """The re-check could not be done; nothing of the notebook is confirmed."""
 
-#: Runs in the verification kernel. It reads the request, calls each function, writes results;
-#: only NumPy and JSON, no pickles. Whatever the student's code did to this kernel, it can only
-#: change what is written back, and the grader judges that.
-HARNESS = textwrap.dedent('''
-    def __nn_python_verify():
-        import json as _json
-        import numpy as _np
-
-        request = _json.load(open("verify_request.json"))
-        arrays = dict(_np.load("verify_request.npz", allow_pickle=False))
-        out_arrays, counter = {}, [0]
-        model_cache = {}
-
-        def decode(item):
-            kind = item["t"]
-            if kind == "nd":
-                return arrays[item["k"]].copy()
-            if kind == "np":
-                return arrays[item["k"]][()]
-            if kind in ("list", "tuple"):
-                values = [decode(v) for v in item["v"]]
-                return values if kind == "list" else tuple(values)
-            if kind == "model":
-                if "model" not in model_cache:
-                    import keras
-                    model_cache["model"] = keras.models.load_model(item["path"])
-                return model_cache["model"]
-            if kind == "dtype":
-                return _np.dtype(item["v"]).type
-            return item.get("v")
-
-        def encode(value, depth=0):
-            # NumPy first: np.float64 is also a Python float, and keeps its own type here.
-            if isinstance(value, (_np.ndarray, _np.generic)) and value.dtype != object:
-                key = "r%d" % counter[0]
-                counter[0] += 1
-                out_arrays[key] = _np.asarray(value)
-                return {"t": "nd" if isinstance(value, _np.ndarray) else "np", "k": key}
-            if value is None:
-                return {"t": "none"}
-            if type(value) is bool:
-                return {"t": "bool", "v": value}
-            if type(value) is int:
-                return {"t": "int", "v": value}
-            if type(value) is float:
-                return {"t": "float", "v": value}
-            if type(value) is str:
-                return {"t": "str", "v": value[:1000]}
-            if type(value) in (list, tuple) and depth < 3 and len(value) <= 10000:
-                return {"t": type(value).__name__, "v": [encode(v, depth + 1) for v in value]}
-            return {"t": "other", "type": type(value).__module__ + "." + type(value).__name__}
-
-        results = {}
-        for name, job in request["jobs"].items():
-            function = globals().get(name)
-            answers = []
-            if job.get("model"):
-                answers.append(__nn_python_model(function, arrays, encode))
-            else:
-                for case in job["cases"]:
-                    try:
-                        args = [decode(a) for a in case["args"]]
-                        kwargs = {k: decode(v) for k, v in case["kwargs"].items()}
-                        got = function(*args, **kwargs)
-                        answers.append({"ok": True, "got": encode(got)})
-                    except BaseException as error:
-                        answers.append({"ok": False,
-                                        "error": type(error).__name__ + ": " + str(error)[:300]})
-            results[name] = answers
-        _np.savez("verify_result.npz", **out_arrays)
-        with open("verify_result.json", "w") as handle:
-            _json.dump(results, handle)
-
-    def __nn_python_model(build, arrays, encode):
-        import numpy as _np
-        try:
-            import keras
-            model = build()
-            probe = arrays["model_images"]
-            model(probe[:1])  # builds a model declared without an Input
-            shapes = [list(w.shape) for w in model.get_weights()]
-            answer = {"ok": True, "shapes": shapes,
-                      "optimizer": type(getattr(model, "optimizer", None)).__name__,
-                      "new_each_call": build() is not model}
-            if shapes == [[784, 512], [512], [512, 10], [10]]:
-                model.set_weights([arrays["w1"], arrays["b1"], arrays["w2"], arrays["b2"]])
-                answer["outputs"] = encode(_np.asarray(model(probe)))
-                loss = model.loss
-                if isinstance(loss, str):
-                    loss = keras.losses.get(loss)
-                value = loss(keras.ops.convert_to_tensor(arrays["y_true"]),
-                             keras.ops.convert_to_tensor(arrays["y_pred"]))
-                answer["loss"] = encode(_np.asarray(keras.ops.convert_to_numpy(value)))
-                scores = model.evaluate(probe, arrays["y_true"], verbose=0, return_dict=True)
-                answer["metrics"] = {str(k): float(v) for k, v in scores.items()}
-            return answer
-        except BaseException as error:
-            return {"ok": False, "error": type(error).__name__ + ": " + str(error)[:300]}
-
-    __nn_python_verify()
-''')
-
-
-class _Encoder:
-    """Turn case arguments into JSON descriptions plus named arrays, for the request."""
-
-    def __init__(self, model_path: str | None) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-        self.model_path = model_path
-
-    def __call__(self, value: Any) -> dict[str, Any]:
-        if isinstance(value, np.ndarray):
-            key = f"a{len(self.arrays)}"
-            self.arrays[key] = value
-            return {"t": "nd", "k": key}
-        if isinstance(value, np.generic):
-            key = f"a{len(self.arrays)}"
-            self.arrays[key] = np.asarray(value)
-            return {"t": "np", "k": key}
-        if isinstance(value, bool) or value is None or isinstance(value, (int, float, str)):
-            return {"t": "py", "v": value}
-        if isinstance(value, (list, tuple)):
-            return {"t": "list" if isinstance(value, list) else "tuple",
-                    "v": [self(v) for v in value]}
-        if isinstance(value, type) and issubclass(value, np.generic):
-            return {"t": "dtype", "v": np.dtype(value).str}
-        if _is_keras_model(value):
-            if self.model_path is None:
-                raise ValueError("a case needs the reference model, and none was given")
-            return {"t": "model", "path": self.model_path}
-        raise TypeError(f"cannot send a {type(value).__name__} to the verification kernel")
-
-
-class _Opaque:
-    """Stands for a result that is not plain data (a tensor, an object): never right."""
-
-    def __init__(self, type_name: str) -> None:
-        self.type_name = type_name
-
-    def __repr__(self) -> str:
-        return f"<{self.type_name}>"
-
-
-def _decode(item: Any, arrays: dict[str, np.ndarray]) -> Any:
-    """Rebuild a value the kernel sent back; anything unexpected becomes an ``_Opaque``."""
-    if not isinstance(item, dict):
-        return _Opaque("malformed result")
-    kind = item.get("t")
-    if kind == "none":
-        return None
-    if kind == "bool" and isinstance(item.get("v"), bool):
-        return item["v"]
-    if kind == "int" and isinstance(item.get("v"), int):
-        return item["v"]
-    if kind == "float" and isinstance(item.get("v"), float) and not isinstance(item["v"], bool):
-        return item["v"]
-    if kind == "str" and isinstance(item.get("v"), str):
-        return item["v"]
-    if kind in ("list", "tuple") and isinstance(item.get("v"), list):
-        values = [_decode(v, arrays) for v in item["v"]]
-        return values if kind == "list" else tuple(values)
-    if kind == "nd" and item.get("k") in arrays:
-        return arrays[item["k"]]
-    if kind == "np" and item.get("k") in arrays and arrays[item["k"]].ndim == 0:
-        return arrays[item["k"]][()]
-    return _Opaque(str(item.get("type", "unknown result")))
+    def __init__(self, reason: str, *, grader_fault: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        """What happened, in one line."""
+        self.grader_fault = grader_fault
+        """True when the grading machine is at fault (fix it and grade again), False when
+        the student's code stopped the re-check."""
 
 
 def _is_keras_model(value: Any) -> bool:
@@ -282,8 +133,9 @@ def _names_used(sources: list[str]) -> set[str]:
     return names
 
 
-def verification_notebook(submitted: Any, master: Any) -> nbformat.NotebookNode:
-    """The notebook the verification kernel runs: master imports, the student's own code.
+def verification_notebook(submitted: Any, master: Any, request: bytes) -> nbformat.NotebookNode:
+    """The notebook the verification kernel runs: master imports, the student's own code, and
+    a last cell that answers ``request`` (a plain blob) through ``course_utils.recheck``.
 
     The student's own code is every code cell of the submission that is not one of the
     master's cells: their solution cells and any cells they added. The master's other cells
@@ -322,7 +174,9 @@ def verification_notebook(submitted: Any, master: Any) -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = dict(master.metadata.get("kernelspec", {}))
     nb.cells = [nbformat.v4.new_code_cell("\n".join(dict.fromkeys(preamble)))]
     nb.cells += [nbformat.v4.new_code_cell(source) for source in own]
-    nb.cells.append(nbformat.v4.new_code_cell(HARNESS))
+    encoded = base64.b64encode(request).decode("ascii")
+    nb.cells.append(nbformat.v4.new_code_cell(
+        f"import course_utils.recheck as __nn_recheck\n__nn_recheck.run({encoded!r}, globals())"))
     return nb
 
 
@@ -348,8 +202,7 @@ def _cross_entropy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return -(y_true * np.log(clipped)).sum(axis=-1)
 
 
-def judge_model(answer: Any, request: dict[str, np.ndarray],
-                arrays: dict[str, np.ndarray]) -> str | None:
+def judge_model(answer: Any, request: dict[str, np.ndarray]) -> str | None:
     """None when the kernel's account of ``build_model()`` matches the reference network."""
     if not isinstance(answer, dict):
         return "no result came back"
@@ -364,13 +217,13 @@ def judge_model(answer: Any, request: dict[str, np.ndarray],
     logits = hidden @ request["w2"] + request["b2"]
     exps = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected = exps / exps.sum(axis=1, keepdims=True)
-    outputs = _decode(answer.get("outputs"), arrays)
+    outputs = answer.get("outputs")
     if not isinstance(outputs, np.ndarray) or outputs.shape != expected.shape:
         return "the model's outputs on secret images have the wrong shape"
     if not np.allclose(outputs.astype(np.float64), expected, atol=1e-4):
         return ("with the grader's weights the model does not compute "
                 "softmax(relu(x W1 + b1) W2 + b2)")
-    loss = _decode(answer.get("loss"), arrays)
+    loss = answer.get("loss")
     want_loss = _cross_entropy(request["y_true"], request["y_pred"])
     if not isinstance(loss, np.ndarray) or not np.isclose(float(np.mean(loss)),
                                                            float(np.mean(want_loss)),
@@ -380,8 +233,9 @@ def judge_model(answer: Any, request: dict[str, np.ndarray],
         return f"the optimizer is {answer.get('optimizer')}, expected Adam"
     metrics = answer.get("metrics") or {}
     accuracy = float(np.mean(expected.argmax(1) == request["y_true"].argmax(1)))
-    if not any("acc" in str(k) and isinstance(v, float) and abs(v - accuracy) < 1e-6
-               for k, v in metrics.items()):
+    if not isinstance(metrics, dict) or not any(
+            "acc" in str(k) and isinstance(v, float) and abs(v - accuracy) < 1e-6
+            for k, v in metrics.items()):
         return "the model is not compiled with the accuracy metric"
     if not answer.get("new_each_call"):
         return "build_model() must build a new model on every call"
@@ -403,7 +257,7 @@ def _cases_for(name: str, rng: np.random.Generator, reference_model: Any,
     return exercise.all_cases(int(rng.integers(0, 2**63 - 1)))
 
 
-def verify(submitted: Any, master: Any, names: list[str], folder: Path, execute: Executor, *,
+def verify(submitted: Any, master: Any, names: list[str], execute: Executor, *,
            seed: int | None = None, reference_model_path: Path | None = None,
            images: np.ndarray | None = None) -> list[Verdict]:
     """Check ``names`` (exercise functions) of one submission outside the student's kernel.
@@ -412,13 +266,15 @@ def verify(submitted: Any, master: Any, names: list[str], folder: Path, execute:
         submitted: the student's notebook (nbformat node).
         master: the course's master of the same notebook.
         names: the exercises to confirm (those whose test cell passed in the notebook).
-        folder: the verification kernel's working folder: the request goes in, results come
-            back; nothing else of the grader's is in it.
-        execute: runs a notebook in a fresh kernel with ``folder`` as working folder (the
-            grading command passes a sandboxed one), errors allowed.
+        execute: runs a notebook in a fresh kernel and returns it executed (the grading
+            command passes :func:`sandboxed_executor`); raises :class:`RecheckError`.
         seed: the secret seed; a fresh one from ``secrets`` when None.
-        reference_model_path: the grader's trained reference model (``predict_digit``).
+        reference_model_path: the grader's trained reference model (``predict_digit``); the
+            kernel must be able to read it at that path.
         images: images to draw ``predict_digit``'s cases from (``uint8`` or 0..1 floats).
+
+    Raises:
+        RecheckError: the re-check could not be done; nothing is confirmed.
     """
     from course_utils import exercises
 
@@ -427,16 +283,11 @@ def verify(submitted: Any, master: Any, names: list[str], folder: Path, execute:
         return []
     rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
     reference_model = None
-    model_arg = None
     if "predict_digit" in names and reference_model_path is not None:
-        import shutil
-
         import keras
 
-        shutil.copy2(reference_model_path, folder / MODEL_FILE)
-        model_arg = MODEL_FILE
         reference_model = keras.models.load_model(reference_model_path)
-    encoder = _Encoder(model_arg)
+    model_ref = plain.ModelRef(str(reference_model_path)) if reference_model_path else None
     jobs: dict[str, Any] = {}
     expected: dict[str, list[Any]] = {}
     model_request: dict[str, np.ndarray] = {}
@@ -453,31 +304,41 @@ def verify(submitted: Any, master: Any, names: list[str], folder: Path, execute:
             problems[name] = f"could not be checked: {error}"
             continue
         expected[name] = cases
-        jobs[name] = {"cases": [{"args": [encoder(a) for a in case.args],
-                                 "kwargs": {k: encoder(v) for k, v in case.kwargs.items()}}
-                                for case in cases]}
-    (folder / REQUEST_JSON).write_text(json.dumps({"jobs": jobs}))
-    np.savez(folder / REQUEST_NPZ, **encoder.arrays, **model_request)
-    for stale in (RESULT_JSON, RESULT_NPZ):
-        (folder / stale).unlink(missing_ok=True)
-    execute(verification_notebook(submitted, master), folder)
-    results, arrays = _read_results(folder)
+        jobs[name] = {"cases": [[_sendable(list(case.args), model_ref),
+                                 _sendable(dict(case.kwargs), model_ref)] for case in cases]}
+    request = plain.pack({"jobs": jobs, "model": model_request})
+    results = read_results(execute(verification_notebook(submitted, master, request)))
     verdicts = []
     for name in names:
         if name in problems:
             verdicts.append(Verdict(name, False, problems[name]))
             continue
-        answers = results.get(name) if isinstance(results, dict) else None
+        answers = results.get(name)
         if not isinstance(answers, list):
             verdicts.append(Verdict(name, False, f"{name} could not be called outside the "
                                                  f"notebook (is it defined in its own cell?)"))
             continue
         if name == MODEL_EXERCISE:
-            problem = judge_model(answers[0] if answers else None, model_request, arrays)
+            problem = judge_model(answers[0] if answers else None, model_request)
         else:
-            problem = _judge_cases(name, expected[name], answers, arrays)
+            problem = _judge_cases(name, expected[name], answers)
         verdicts.append(Verdict(name, problem is None, problem or ""))
     return verdicts
+
+
+def _sendable(value: Any, model_ref: plain.ModelRef | None) -> Any:
+    """Case arguments as plain data: the reference model travels as a reference to its file."""
+    if _is_keras_model(value):
+        if model_ref is None:
+            raise ValueError("a case needs the reference model, and none was given")
+        return model_ref
+    if isinstance(value, list):
+        return [_sendable(v, model_ref) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_sendable(v, model_ref) for v in value)
+    if isinstance(value, dict):
+        return {k: _sendable(v, model_ref) for k, v in value.items()}
+    return value
 
 
 def _as_unit(images: np.ndarray) -> np.ndarray:
@@ -485,8 +346,7 @@ def _as_unit(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
 
 
-def _judge_cases(name: str, cases: list[Any], answers: list[Any],
-                 arrays: dict[str, np.ndarray]) -> str | None:
+def _judge_cases(name: str, cases: list[Any], answers: list[Any]) -> str | None:
     from course_utils import exercises
 
     exercise = exercises.EXERCISES[name]
@@ -497,7 +357,7 @@ def _judge_cases(name: str, cases: list[Any], answers: list[Any],
             return f"secret case {number}: no result"
         if not answer.get("ok"):
             return f"secret case {number}: {name} raised {str(answer.get('error', ''))[:200]}"
-        got = _decode(answer.get("got"), arrays)
+        got = answer.get("got")
         if got is None:
             return f"secret case {number}: {name} returned None"
         passed = case.args  # the grader's own copy; the kernel had its own
@@ -510,16 +370,106 @@ def _judge_cases(name: str, cases: list[Any], answers: list[Any],
     return None
 
 
-def _read_results(folder: Path) -> tuple[Any, dict[str, np.ndarray]]:
-    """The kernel's results, read defensively: no pickles, bounded sizes."""
-    result_json, result_npz = folder / RESULT_JSON, folder / RESULT_NPZ
+def read_results(executed: nbformat.NotebookNode) -> dict[str, Any]:
+    """The results the re-check kernel's last cell sent back, read within limits.
+
+    Raises:
+        RecheckError: no result came back, or it is not plain data within the limits (the
+            student's code stopped or tampered with the harness).
+    """
+    cell = executed.cells[-1] if executed.cells else None
+    blobs = [output.get("data", {}).get(recheck.MIME) for output in
+             (cell.get("outputs", []) if cell is not None else [])
+             if output.get("output_type") == "display_data"]
+    blobs = [blob for blob in blobs if isinstance(blob, str)]
+    if not blobs:
+        errors = [f"{o.get('ename')}: {str(o.get('evalue'))[:200]}" for o in
+                  (cell.get("outputs", []) if cell is not None else [])
+                  if o.get("output_type") == "error"]
+        raise RecheckError("no result came back from the re-check (the student's code "
+                           "stopped it or replaced it" + (f": {errors[0]}" if errors else "")
+                           + ")", grader_fault=False)
     try:
-        if result_json.stat().st_size > MAX_RESULT_BYTES or (
-                result_npz.stat().st_size > MAX_RESULT_BYTES):
-            return {}, {}
-        results = json.loads(result_json.read_text())
-        with np.load(result_npz, allow_pickle=False) as loaded:
-            arrays = {key: loaded[key] for key in loaded.files}
-    except (OSError, ValueError, json.JSONDecodeError):
-        return {}, {}
-    return results, arrays
+        if len(blobs[0]) > RESULT_LIMITS.max_bytes * 4 // 3 + 4:
+            raise plain.PlainDataError("the result is larger than allowed")
+        results = plain.unpack(base64.b64decode(blobs[0], validate=True), RESULT_LIMITS)
+    except (plain.PlainDataError, ValueError) as error:
+        raise RecheckError(f"the re-check's result is not plain data within the limits "
+                           f"({str(error)[:200]})", grader_fault=False) from None
+    if not isinstance(results, dict):
+        raise RecheckError("the re-check's result is not a mapping", grader_fault=False)
+    return results
+
+
+def recheck_deadline(timeout: int) -> int:
+    """Seconds the whole re-check of one notebook may take, however its cells behave.
+
+    One cell may use the full per-cell ``timeout`` (it is interrupted then, as in the
+    notebook's own run); 30 s more cover the kernel's start and the exercise calls (a few
+    seconds when measured, TensorFlow's import included). Past it the kernel is killed and
+    nothing of the notebook is confirmed, so a solution cell that never ends, or ignores the
+    interrupt, cannot dodge the re-check.
+    """
+    return timeout + 30
+
+
+class _BoundedClient(NotebookClient):
+    """nbclient, keeping only the last cell's result output, within a byte budget.
+
+    The student's cells may print without end; what they print is not needed here, so it
+    is dropped as it arrives instead of growing the grader's memory.
+    """
+
+    started = False
+    kept = 0
+
+    async def async_start_new_kernel_client(self):  # noqa: ANN201 - nbclient's signature
+        client = await super().async_start_new_kernel_client()
+        self.started = True
+        return client
+
+    def output(self, outs, msg, display_id, cell_index):  # noqa: ANN001, ANN201
+        if cell_index != len(self.nb.cells) - 1:
+            return None
+        content = msg.get("content", {})
+        data = content.get("data", {}) if isinstance(content, dict) else {}
+        size = sum(len(v) for v in data.values() if isinstance(v, str)) if isinstance(
+            data, dict) else 0
+        self.kept += size + len(str(content.get("evalue", "")))
+        if self.kept > MAX_OUTPUT_BYTES:
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def run_notebook(notebook: nbformat.NotebookNode, manager: Any, timeout: int,
+                 cwd: str | None = None) -> nbformat.NotebookNode:
+    """Run ``notebook`` with ``manager``'s kernel within :func:`recheck_deadline`.
+
+    Raises:
+        RecheckError: the kernel could not start (the grader's fault), or died or ran past
+            the deadline (the student's code).
+    """
+    client = _BoundedClient(notebook, km=manager, timeout=timeout, allow_errors=True,
+                            interrupt_on_timeout=True, startup_timeout=60)
+    deadline = recheck_deadline(timeout)
+
+    async def run() -> None:
+        try:
+            await asyncio.wait_for(client.async_execute(cwd=cwd), deadline)
+        finally:
+            if manager.has_kernel:  # stopped at the deadline: kill it, never wait on it
+                await manager.shutdown_kernel(now=True)
+
+    try:
+        asyncio.run(run())
+    except Exception as error:  # noqa: BLE001 - every failure is named below
+        text = f"{type(error).__name__}: {str(error).strip()[:200]}"
+        if not client.started:
+            raise RecheckError(f"the grader's re-check kernel could not start ({text}): fix "
+                               f"the grading machine and grade again",
+                               grader_fault=True) from None
+        if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+            text = f"it ran past {deadline} s"
+        raise RecheckError(f"the student's code stopped the re-check ({text})",
+                           grader_fault=False) from None
+    return notebook

@@ -1,0 +1,110 @@
+"""The program of the kernel in which the grader re-checks a submission's answers.
+
+Why it exists: a mark is confirmed outside the student's own kernel (see the grading side's
+``course_grading.verify``). The grader starts a fresh, sandboxed kernel that runs only the
+student's own code, then one last cell that calls :func:`run` with a request: for each
+exercise, the inputs to call it with (drawn by the grader, plain data). :func:`run` calls the
+student's functions and sends back what they returned, as plain data (``course_utils.plain``),
+in one display output. It never sees an expected value: the grader judges the results in its
+own process. Whatever the student's code did to this kernel can only change what is sent
+back, and the grader treats that as untrusted input.
+
+It lives in the learner's package because the grading side is never importable in a kernel.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from course_utils import plain
+
+#: The MIME type of the one display output that carries the results.
+MIME = "application/x-nn-python-recheck"
+#: The exercise checked by behaviour rather than by cases.
+MODEL_EXERCISE = "build_model"
+#: Longest error text sent back for one call.
+_ERROR_CHARS = 300
+
+
+def run(request: str, namespace: Mapping[str, Any]) -> None:
+    """Answer the grader's ``request`` (base64 of a plain blob) with ``namespace``'s functions.
+
+    Args:
+        request: ``{"jobs": {name: {"cases": [[args, kwargs], ...]} | {"model": True}},
+            "model": {arrays for build_model}}`` packed by :func:`course_utils.plain.pack`.
+        namespace: where the student's functions are (the kernel's ``globals()``).
+    """
+    from IPython.display import display
+
+    asked = plain.unpack(base64.b64decode(request))
+    models: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    for name, job in asked["jobs"].items():
+        function = namespace.get(name)
+        if job.get("model"):
+            results[name] = [_model(function, asked["model"])]
+            continue
+        answers = []
+        for args, kwargs in job["cases"]:
+            try:
+                got = function(*_load(args, models), **_load(kwargs, models))
+                answers.append({"ok": True, "got": got})
+            except BaseException as error:  # noqa: BLE001 - every failure is an answer
+                answers.append({"ok": False, "error": _error(error)})
+        results[name] = answers
+    display({MIME: base64.b64encode(plain.pack(results)).decode("ascii")}, raw=True)
+
+
+def _error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error)[:_ERROR_CHARS]}"
+
+
+def _load(value: Any, models: dict[str, Any]) -> Any:
+    """Arguments as the function takes them: a model reference becomes the loaded model."""
+    if isinstance(value, plain.ModelRef):
+        if value.path not in models:
+            import keras
+
+            models[value.path] = keras.models.load_model(value.path)
+        return models[value.path]
+    if isinstance(value, list):
+        return [_load(v, models) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_load(v, models) for v in value)
+    if isinstance(value, dict):
+        return {k: _load(v, models) for k, v in value.items()}
+    return value
+
+
+def _model(build: Callable[[], Any] | None, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """What ``build()`` made, told in plain data: weight shapes, and with the grader's weights,
+    its outputs on the grader's images, its loss on known values and its metrics."""
+    try:
+        import keras
+
+        model = build()  # type: ignore[misc]
+        probe = arrays["model_images"]
+        model(probe[:1])  # builds a model declared without an Input
+        shapes = [list(w.shape) for w in model.get_weights()]
+        answer: dict[str, Any] = {
+            "ok": True, "shapes": shapes,
+            "optimizer": type(getattr(model, "optimizer", None)).__name__,
+            "new_each_call": build() is not model}
+        if shapes == [[784, 512], [512], [512, 10], [10]]:
+            model.set_weights([arrays["w1"], arrays["b1"], arrays["w2"], arrays["b2"]])
+            answer["outputs"] = np.asarray(model(probe))
+            loss = model.loss
+            if isinstance(loss, str):
+                loss = keras.losses.get(loss)
+            value = loss(keras.ops.convert_to_tensor(arrays["y_true"]),
+                         keras.ops.convert_to_tensor(arrays["y_pred"]))
+            answer["loss"] = np.asarray(keras.ops.convert_to_numpy(value))
+            scores = model.evaluate(probe, arrays["y_true"], verbose=0, return_dict=True)
+            answer["metrics"] = {str(k): float(v) for k, v in scores.items()}
+        return answer
+    except BaseException as error:  # noqa: BLE001 - every failure is an answer
+        return {"ok": False, "error": _error(error)}
