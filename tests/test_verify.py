@@ -11,12 +11,15 @@ from conftest import ROOT
 from course_grading import verify
 
 
-def _execute(notebook: nbformat.NotebookNode, folder: Path) -> None:
+def _execute(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A fresh, unsandboxed kernel (the grading command uses the sandboxed one)."""
-    from nbclient import NotebookClient
+    import tempfile
 
-    NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    from jupyter_client.manager import AsyncKernelManager
+
+    with tempfile.TemporaryDirectory() as cwd:
+        return verify.run_notebook(notebook, AsyncKernelManager(kernel_name="python3"), 270,
+                                   cwd=cwd)
 
 
 def _submission(stem: str, answers: dict[str, str]) -> tuple:
@@ -37,19 +40,17 @@ def test_right_answers_are_confirmed_and_a_patched_kernel_changes_nothing(tmp_pa
                    "def one_hot(labels, num_classes=10):\n"
                    "    return np.zeros((len(labels), num_classes), dtype='float32')",
     })
-    verdicts = verify.verify(student, master, ["normalize", "one_hot"], tmp_path, _execute,
+    verdicts = verify.verify(student, master, ["normalize", "one_hot"], _execute,
                              seed=123)
     assert [(v.exercise, v.ok) for v in verdicts] == [("normalize", True), ("one_hot", False)]
     assert "one_hot" not in verdicts[0].message and verdicts[1].message
-    # Only plain data came back: the request and the results, nothing pickled.
-    assert (tmp_path / verify.RESULT_JSON).is_file()
 
 
 def test_an_answer_that_lies_about_equality_is_not_confirmed(tmp_path):
     student, master = _submission("07_training", {
         "steps_per_epoch": "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
                            "def steps_per_epoch(num_examples, batch_size):\n    return Liar(1)"})
-    (verdict,) = verify.verify(student, master, ["steps_per_epoch"], tmp_path, _execute)
+    (verdict,) = verify.verify(student, master, ["steps_per_epoch"], _execute)
     assert not verdict.ok
 
 
@@ -79,13 +80,13 @@ def test_an_answer_that_lies_about_equality_is_not_confirmed(tmp_path):
 ], ids=["seed-tutorial", "functional-tf-nn", "sigmoid-output", "mse-loss"])
 def test_models_are_confirmed_by_behaviour(tmp_path, source, right):
     student, master = _submission("05_building_the_model", {"build_model": source})
-    (verdict,) = verify.verify(student, master, ["build_model"], tmp_path, _execute)
+    (verdict,) = verify.verify(student, master, ["build_model"], _execute)
     assert verdict.ok is right, verdict.message
 
 
 def test_a_function_the_kernel_cannot_call_is_not_confirmed(tmp_path):
     student, master = _submission("01_neurons", {"neuron": "neuron = None"})
-    (verdict,) = verify.verify(student, master, ["neuron"], tmp_path, _execute)
+    (verdict,) = verify.verify(student, master, ["neuron"], _execute)
     assert not verdict.ok and verdict.message
 
 
@@ -95,7 +96,7 @@ def test_a_function_the_kernel_cannot_call_is_not_confirmed(tmp_path):
 def test_numbers_come_back_as_numbers(tmp_path, body):
     student, master = _submission("01_neurons", {
         "neuron": f"def neuron(inputs, weights, bias):\n    {body}"})
-    (verdict,) = verify.verify(student, master, ["neuron"], tmp_path, _execute)
+    (verdict,) = verify.verify(student, master, ["neuron"], _execute)
     assert verdict.ok, verdict.message
 
 
@@ -106,10 +107,60 @@ def test_the_kernel_runs_the_graded_answers_and_the_students_own_cells_only():
         "fit_call": "history = model.fit(train_batches, epochs=EPOCHS)",
     })
     student.cells.append(nbformat.v4.new_code_cell("helper = 42  # a cell the student added"))
-    cells = verify.verification_notebook(student, master).cells
-    assert cells[-1].source == verify.HARNESS
+    cells = verify.verification_notebook(student, master, b"request").cells
+    assert cells[-1].source.startswith("import course_utils.recheck")
     sources = "\n".join(c.source for c in cells[:-1])  # the imports, then the student's code
     assert "def steps_per_epoch" in sources and "helper = 42" in sources
     # The ungraded solution cells (the pasted model, the fit call) are not run there.
     assert "build_model" not in sources and "model.fit" not in sources
     assert "import keras" not in sources
+
+
+def test_a_kernel_that_cannot_start_is_the_graders_fault_and_confirms_nothing():
+    from jupyter_client.manager import AsyncKernelManager
+
+    student, master = _submission("01_neurons", {
+        "neuron": "def neuron(inputs, weights, bias):\n    return 0.0"})
+    with pytest.raises(verify.RecheckError) as raised:
+        verify.verify(student, master, ["neuron"], lambda nb: verify.run_notebook(
+            nb, AsyncKernelManager(kernel_name="no-such-kernel"), 30))
+    assert raised.value.grader_fault and "could not start" in raised.value.reason
+
+
+@pytest.mark.parametrize("sabotage", [
+    "import course_utils.recheck as r\nr.run = lambda *a, **k: None",    # no result at all
+    "import course_utils.recheck as r, IPython.display as d\n"           # a forged blob
+    "r.run = lambda *a, **k: d.display({r.MIME: 'bm90IGFuIGFyY2hpdmU='}, raw=True)",
+    "import sys\nsys.setrecursionlimit(60)",                             # the harness breaks
+], ids=["silenced", "forged", "broken"])
+def test_a_sabotaged_recheck_is_the_students_fault_and_confirms_nothing(sabotage):
+    student, master = _submission("01_neurons", {
+        "neuron": "def neuron(inputs, weights, bias):\n    return 0.0\n" + sabotage})
+    with pytest.raises(verify.RecheckError) as raised:
+        verify.verify(student, master, ["neuron"], _execute)
+    assert not raised.value.grader_fault
+
+
+def test_results_are_read_within_limits():
+    import base64
+
+    import numpy as np
+
+    from course_utils import plain
+
+    def executed(blob: bytes) -> nbformat.NotebookNode:
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output(
+            "display_data", data={verify.recheck.MIME: base64.b64encode(blob).decode()})]
+        nb.cells = [cell]
+        return nb
+
+    deep: list = []
+    for _ in range(50):
+        deep = [deep]
+    for hostile in (plain.pack(deep), plain.pack(["x"] * 300_000),
+                    plain.pack({"a": np.zeros((2,) * 9)}), b"PK\x03\x04 not a zip"):
+        with pytest.raises(verify.RecheckError):
+            verify.read_results(executed(hostile))
+    assert verify.read_results(executed(plain.pack({"neuron": []}))) == {"neuron": []}

@@ -589,6 +589,23 @@ def make_template(solutions: Path, root: Path) -> None:
     generate(solutions, root)
 
 
+def grade_job_in_process(job: Job, output: Path, options: Options | None = None,
+                         solutions: Path = ROOT / "solutions"
+                         ) -> tuple[list[CellGrade], list[Problem], list[Flag]]:
+    """Grade one job in this process, with a course directory of its own (for tests and
+    debugging; the command runs every job in a child process instead)."""
+    from course_grading.build import nbgrader_environment
+
+    options = options or Options(sandbox=sandboxing.availability()[0])
+    with tempfile.TemporaryDirectory(prefix="nn-python-grade-") as work, \
+            nbgrader_environment():
+        work_dir = Path(work)
+        if os.geteuid() == 0:
+            work_dir.chmod(0o711)
+        make_template(solutions, work_dir / "template")
+        return grade_job(job, work_dir / "template", work_dir / "job", output, options)
+
+
 def _preflight(options: Options, work: Path) -> None:
     """Start one sandbox as grading will, before any student is graded (UsageError if not)."""
     runtime = sandboxing.prepare_runtime(work / "preflight", 0)

@@ -1,0 +1,273 @@
+"""Attacks on the grader's trust boundary, graded through the command as an instructor would.
+
+One small class is graded once (two jobs, the sandbox on). Each student's answer cell is an
+attack on the grader itself rather than on the sandbox's walls (tests/test_grader_isolation.py
+covers those): reaching for the answer key, making the in-notebook test lie while the re-check
+is sabotaged, planting links, FIFOs and folders under the names a grader might use, planting
+start-up files for the next Python to run, and filling the disk. A right answer that survives
+its own attack keeps full marks; a wrong one must get 0. Around the run a sampler watches the
+disk's free space, and afterwards no process the run started may be left.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import ROOT
+from course_grading import grade, sandbox
+from test_grader_isolation import DATA_NB, NEURONS, RIGHT_NEURON, _notebook, _save
+
+#: What a planted start-up file does if it ever runs: leave a mark the answer can see.
+MARK = "/tmp/planted-code-ran"
+#: Every name a grader has used, or might, in a kernel's folder.
+NAMES = ("verify_request.json", "verify_request.npz", "verify_result.json",
+         "verify_result.npz", "reference_model.keras", "kernel.json", "request.json")
+
+#: Wrong (all zeros), with every comparison the in-notebook test could use made to lie, and
+#: the re-check's old request file name taken by a folder: the fail-open combination.
+FAIL_OPEN = '''
+import os
+import numpy as np
+np.array_equal = lambda *a, **k: True
+np.allclose = lambda *a, **k: True
+np.isclose = lambda *a, **k: np.ones(np.broadcast(*a[:2]).shape, dtype=bool)
+for name in ("verify_request.json", "verify_request.npz"):
+    os.makedirs(name, exist_ok=True)
+
+def one_hot(labels, num_classes=10):
+    return np.zeros((len(np.asarray(labels).reshape(-1)), num_classes))
+'''
+
+#: Spellings of reaching for the grading side's answer key from a solution cell.
+KEY_SPELLINGS = {
+    "import": "from course_grading import verify as _key\n",
+    "importlib": "import importlib\n_key = importlib.import_module('course_' + 'grading.verify')\n",
+    "dunder": "_key = __import__('course_grading.sandbox')\n",
+    "path": (f"import sys\nsys.path.insert(0, {str(ROOT / 'grader')!r})\n"
+             "import course_grading.verify as _key\n"),
+}
+
+
+def _key_answer(spelling: str) -> str:
+    """A right neuron that only exists when the answer key could be imported."""
+    return (f"import numpy as np\n{spelling}"
+            f"def neuron(inputs, weights, bias):\n"
+            f"    return np.maximum(0.0, np.dot(inputs, weights) + bias)\n")
+
+
+def _planter(outside: Path) -> str:
+    plants = "\n".join(f"    {name!r}," for name in NAMES)
+    return f'''{RIGHT_NEURON}
+import os, sys
+def _plant(folder):
+    for name in [
+{plants}
+    ]:
+        path = os.path.join(folder, name)
+        for make in (lambda: os.symlink({str(outside / "target.txt")!r}, path),
+                     lambda: os.symlink("/dev/zero", path + ".zero"),
+                     lambda: os.mkfifo(path + ".fifo"),
+                     lambda: os.makedirs(path + ".dir")):
+            try:
+                make()
+            except OSError:
+                pass
+    code = "open({MARK!r}, 'w').write('ran')\\n"
+    for name in ("sitecustomize.py", "usercustomize.py"):
+        try:
+            open(os.path.join(folder, name), "w").write(code)
+        except OSError:
+            pass
+    for package in ("course_grading", "course_utils"):
+        try:
+            os.makedirs(os.path.join(folder, package), exist_ok=True)
+            open(os.path.join(folder, package, "__init__.py"), "w").write(code)
+            open(os.path.join(folder, package, "sandbox.py"), "w").write(code)
+            open(os.path.join(folder, package, "recheck.py"), "w").write(code)
+        except OSError:
+            pass
+    try:
+        open(os.path.join(folder, "zz.pth"), "w").write("import os; " + code)
+    except OSError:
+        pass
+runtime = os.path.dirname(sys.argv[sys.argv.index("-f") + 1]) if "-f" in sys.argv else None
+for folder in filter(None, (".", "/tmp", os.path.expanduser("~"), runtime)):
+    _plant(folder)
+_right = neuron
+def neuron(inputs, weights, bias):
+    if os.path.exists({MARK!r}):  # a planted file ran in this kernel: the attack worked
+        return -1.0
+    return _right(inputs, weights, bias)
+'''
+
+
+#: Writes up to 10 GB in 64 MiB pieces to every folder it can find; the answer stays right.
+FILLER = RIGHT_NEURON + '''
+import os, sys
+_chunk = b"x" * (64 * 2**20)
+runtime = os.path.dirname(sys.argv[sys.argv.index("-f") + 1]) if "-f" in sys.argv else None
+for folder in filter(None, (".", "/tmp", "/dev/shm", os.path.expanduser("~"), runtime)):
+    for number in range(160):  # 160 x 64 MiB = 10 GiB at the most, per folder
+        try:
+            with open(os.path.join(folder, f"fill-{number}"), "wb") as handle:
+                handle.write(_chunk)
+        except OSError:
+            break
+'''
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _our_processes() -> set[int]:
+    """Processes of this test run: children of pytest, and anything running the grader."""
+    me = psutil.Process()
+    found = {p.pid for p in me.children(recursive=True)}
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if "nn-python-grade-" in line or "course_grading.sandbox" in line:
+            found.add(process.pid)
+    return found
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    available, why = sandbox.availability()
+    if not available:  # never a skip: CI installs bubblewrap (.ci/run), so this is a failure
+        pytest.fail(f"the grading sandbox cannot run here ({why})")
+    submissions = tmp_path_factory.mktemp("submissions")
+    output = tmp_path_factory.mktemp("graded")
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "target.txt").write_text("untouched")
+    Path(MARK).unlink(missing_ok=True)
+    _save(submissions / "honest", NEURONS, _notebook(NEURONS, RIGHT_NEURON))
+    for name, spelling in KEY_SPELLINGS.items():
+        _save(submissions / f"key-{name}", NEURONS, _notebook(NEURONS, _key_answer(spelling)))
+    _save(submissions / "failopen", DATA_NB, _notebook(DATA_NB, FAIL_OPEN))
+    _save(submissions / "planter", NEURONS, _notebook(NEURONS, _planter(outside)))
+    _save(submissions / "filler", NEURONS, _notebook(NEURONS, FILLER))
+    before = _our_processes()
+    disk = shutil.disk_usage(tempfile_root()).free
+    lowest = [disk]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            lowest[0] = min(lowest[0], shutil.disk_usage(tempfile_root()).free)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        code = grade.main([str(submissions), "--output", str(output), "--jobs", "2",
+                           "--timeout", "60", "--quiet"])
+    finally:
+        done.set()
+        sampler.join()
+    time.sleep(1)
+    left = _our_processes() - before
+    return {
+        "code": code, "outside": outside, "drop": disk - lowest[0],
+        "left": [" ".join(psutil.Process(p).cmdline()) for p in left if psutil.pid_exists(p)],
+        "scores": {(r["student_id"], r["grade_id"]): float(r["score"])
+                   for r in _rows(output / "grades.csv")},
+        "problems": {r["student_id"]: r["problem"] for r in _rows(output / "problems.csv")},
+        "flags": _rows(output / "flags.csv"),
+    }
+
+
+def tempfile_root() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def test_the_honest_student_keeps_full_marks(attacked):
+    assert attacked["scores"][("honest", "test_neuron")] == 2.0
+    assert "honest" not in attacked["problems"]
+
+
+@pytest.mark.parametrize("spelling", sorted(KEY_SPELLINGS))
+def test_reaching_for_the_answer_key_scores_zero(attacked, spelling):
+    assert attacked["scores"][(f"key-{spelling}", "test_neuron")] == 0.0
+
+
+def test_lying_comparisons_and_a_sabotaged_request_file_score_zero(attacked):
+    assert attacked["scores"][("failopen", "test_one_hot")] == 0.0
+    assert any(f["student_id"] == "failopen" and f["cell"] == "one_hot"
+               for f in attacked["flags"]), attacked["flags"]
+
+
+def test_planted_links_fifos_folders_and_startup_files_change_nothing(attacked):
+    assert (attacked["outside"] / "target.txt").read_text() == "untouched"
+    assert not Path(MARK).exists()
+    # The answer was right and no planted file ran in the re-check: full marks.
+    assert attacked["scores"][("planter", "test_neuron")] == 2.0, attacked["problems"]
+
+
+def test_ten_gigabytes_fill_only_the_capped_scratch(attacked):
+    assert attacked["scores"][("filler", "test_neuron")] == 2.0, attacked["problems"]
+    # Everything the kernel may write is tmpfs; the disk lost at most the noise of grading.
+    assert attacked["drop"] < 300 * 2**20, f"free disk dropped by {attacked['drop']} bytes"
+
+
+def test_the_run_leaves_no_process_behind(attacked):
+    assert attacked["left"] == []
+
+
+def test_exit_status_is_0_when_every_attack_was_graded(attacked):
+    assert attacked["code"] == 0, attacked["problems"]
+
+
+def test_planted_startup_files_never_run_in_the_launcher(tmp_path):
+    """The kernelspec's launcher runs outside the sandbox with nbgrader's folder as its
+    working folder: ``python -I`` keeps every planted file there off its path. Without ``-I``
+    (the control) the same planted module runs, so this test can fail."""
+    mark = tmp_path / "ran"
+    code = f"open({str(mark)!r}, 'w').write('ran')\n"
+    (tmp_path / "course_grading").mkdir()
+    (tmp_path / "course_grading" / "__init__.py").write_text(code)
+    (tmp_path / "course_grading" / "sandbox.py").write_text(code)
+    (tmp_path / "sitecustomize.py").write_text(code)
+    (tmp_path / "usercustomize.py").write_text(code)
+    (tmp_path / "zz.pth").write_text("import os; " + code)
+    runtime = sandbox.prepare_runtime(tmp_path / "runtime", 0)
+    command = sandbox.sandbox_command(sandbox.SandboxSpec(runtime), "print('inside')")
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0 and "inside" in result.stdout, result.stderr
+    assert not mark.exists()
+    control = subprocess.run([sys.executable, "-m", "course_grading.sandbox", "--help"],
+                             cwd=tmp_path, capture_output=True, timeout=60)
+    assert mark.exists(), control.stderr
+
+
+def test_a_failed_recheck_confirms_nothing_and_blames_the_grader(tmp_path, monkeypatch):
+    """Forced: the verification kernel cannot start. Every in-notebook pass of that notebook
+    scores 0, problems.csv names the grading machine, and the exit status is 1."""
+    from course_grading import verify
+
+    def broken(*args, **kwargs):
+        raise verify.RecheckError("the grader's re-check kernel could not start (forced)",
+                                  grader_fault=True)
+
+    monkeypatch.setattr(verify, "verify", broken)
+    _save(tmp_path / "subs" / "alice", NEURONS, _notebook(NEURONS, RIGHT_NEURON))
+    job = grade.collect(tmp_path / "subs", grade.course_notebooks(ROOT / "solutions")).jobs[0]
+    grades, problems, flags = grade.grade_job_in_process(job, tmp_path / "out")
+    assert [(g.grade_id, g.score) for g in grades] == [("test_neuron", 0.0)]
+    (problem,) = problems
+    assert "fault of the grading machine" in problem.problem and "forced" in problem.problem
+    assert grade.exit_status(grades, problems) == 1
