@@ -36,8 +36,8 @@ class Limits:
 
     max_bytes: int = 64 * 2**20
     """Largest blob, in bytes."""
-    max_depth: int = 6
-    """Deepest nesting of lists and tuples."""
+    max_depth: int = 16
+    """Deepest nesting of mappings, lists and tuples."""
     max_items: int = 100_000
     """Most values in the whole structure (every list item counts)."""
     max_string: int = 10_000
@@ -69,7 +69,7 @@ class ModelRef:
     """Where the receiver finds the ``.keras`` file."""
 
 
-def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
+def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int, max_depth: int) -> Any:
     # NumPy first: np.float64 is also a Python float, and keeps its own type here.
     if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in _ARRAY_KINDS:
         key = f"a{len(arrays)}"
@@ -79,10 +79,12 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
         return {"t": "none"}
     if type(value) in (bool, int, float, str):
         return {"t": type(value).__name__, "v": value}
-    if type(value) in (list, tuple) and depth < 6:
-        return {"t": type(value).__name__, "v": [_encode(v, arrays, depth + 1) for v in value]}
-    if type(value) is dict and depth < 6 and all(type(k) is str for k in value):
-        return {"t": "dict", "v": [[k, _encode(v, arrays, depth + 1)] for k, v in value.items()]}
+    if type(value) in (list, tuple) and depth < max_depth:
+        return {"t": type(value).__name__,
+                "v": [_encode(v, arrays, depth + 1, max_depth) for v in value]}
+    if type(value) is dict and depth < max_depth and all(type(k) is str for k in value):
+        return {"t": "dict",
+                "v": [[k, _encode(v, arrays, depth + 1, max_depth)] for k, v in value.items()]}
     if isinstance(value, type) and issubclass(value, np.generic):
         return {"t": "dtype", "v": np.dtype(value).str}
     if isinstance(value, ModelRef):
@@ -91,10 +93,11 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
     return {"t": "opaque", "v": f"{kind.__module__}.{kind.__qualname__}"[:200]}
 
 
-def pack(value: Any) -> bytes:
-    """The blob for ``value``. What is not plain data is sent as an :class:`Opaque`."""
+def pack(value: Any, max_depth: int = Limits.max_depth) -> bytes:
+    """The blob for ``value``. What is not plain data, or nested deeper than ``max_depth``, is
+    sent as an :class:`Opaque`, so a default reader always accepts a default blob's depth."""
     arrays: dict[str, np.ndarray] = {}
-    description = _encode(value, arrays, 0)
+    description = _encode(value, arrays, 0, max_depth)
     text = json.dumps(description, allow_nan=True)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays, **{_JSON_KEY: np.frombuffer(text.encode(), dtype=np.uint8)})

@@ -46,6 +46,21 @@ def test_right_answers_are_confirmed_and_a_patched_kernel_changes_nothing(tmp_pa
     assert "one_hot" not in verdicts[0].message and verdicts[1].message
 
 
+@pytest.mark.parametrize("name, body", [
+    ("one_hot", "def one_hot(labels, num_classes=10):\n"
+                "    return np.eye(num_classes)[np.asarray(labels, dtype=int).reshape(-1)]"),
+    ("one_hot", "def one_hot(labels, num_classes=10):\n    rows = []\n"
+                "    for label in labels:\n        row = [0.0] * num_classes\n"
+                "        row[int(label)] = 1.0\n        rows.append(row)\n"
+                "    return np.array(rows)"),
+], ids=["eye", "loop"])
+def test_right_answers_with_list_and_keyword_arguments_are_confirmed(name, body):
+    # Some cases pass a Python list and num_classes by keyword: they must arrive as such.
+    student, master = _submission("04_data_and_preprocessing", {name: body})
+    (verdict,) = verify.verify(student, master, [name], _execute)
+    assert verdict.ok, verdict.message
+
+
 def test_an_answer_that_lies_about_equality_is_not_confirmed(tmp_path):
     student, master = _submission("07_training", {
         "steps_per_epoch": "class Liar(int):\n    def __eq__(self, other):\n        return True\n"

@@ -50,7 +50,7 @@ from course_utils import plain, recheck
 #: The exercise checked by behaviour rather than by cases.
 MODEL_EXERCISE = recheck.MODEL_EXERCISE
 #: What the grader reads back from the re-check kernel, at the most.
-RESULT_LIMITS = plain.Limits(max_bytes=64 * 2**20, max_depth=6, max_items=200_000)
+RESULT_LIMITS = plain.Limits(max_bytes=64 * 2**20, max_items=200_000)
 #: Output the re-check keeps from its kernel, in bytes: only the harness cell's result
 #: output is kept at all; the student's cells' outputs are dropped as they arrive.
 MAX_OUTPUT_BYTES = 96 * 2**20
