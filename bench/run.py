@@ -201,7 +201,7 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
     count = make_class(submissions, args.students, args.notebooks)
     result = {"students": args.students, "notebooks": count,
               "sandbox_available": availability()[0]}
-    from course_grading.grade import WORKER_START_ENV
+    from course_grading.pool import WORKER_START_ENV
 
     runs = [("jobs1", 1, [], "forkserver"), ("jobs2", 2, [], "forkserver"),
             ("jobs1_no_sandbox", 1, ["--no-sandbox"], "forkserver")]
@@ -241,7 +241,7 @@ def _phase_seconds(logs: Path) -> dict:
     Both are timed by the grading command in the same run and written to each notebook's
     log, so their ratio is measured side by side on the same notebooks.
     """
-    from course_grading.grade import RECHECK_LOG
+    from course_grading.job import RECHECK_LOG
 
     autograde, recheck = [], []
     for log in sorted(logs.glob("*/*.log")):

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from conftest import ROOT
-from course_grading import grade, sandbox
+from course_grading import discovery, grade, sandbox
 from test_grader_isolation import DATA_NB, NEURONS, RIGHT_NEURON, _notebook, _save
 
 #: What a planted start-up file does if it ever runs: leave a mark the answer can see.
@@ -265,7 +265,7 @@ def test_a_failed_recheck_confirms_nothing_and_blames_the_grader(tmp_path, monke
 
     monkeypatch.setattr(verify, "verify", broken)
     _save(tmp_path / "subs" / "alice", NEURONS, _notebook(NEURONS, RIGHT_NEURON))
-    job = grade.collect(tmp_path / "subs", grade.course_notebooks(ROOT / "solutions")).jobs[0]
+    job = discovery.collect(tmp_path / "subs", discovery.course_notebooks(ROOT / "solutions")).jobs[0]
     grades, problems, flags = grade.grade_job_in_process(job, tmp_path / "out")
     assert [(g.grade_id, g.score) for g in grades] == [("test_neuron", 0.0)]
     (problem,) = problems

@@ -24,7 +24,7 @@ import pytest
 
 import answers
 from conftest import ROOT
-from course_grading import grade, sandbox
+from course_grading import discovery, grade, job, pool, sandbox
 
 NEURONS = "01_neurons.ipynb"
 DATA_NB = "04_data_and_preprocessing.ipynb"
@@ -354,9 +354,9 @@ def test_lms_file_names_match_course_notebooks():
     known = [NEURONS, DATA_NB]
     for name in ("04_DATA_AND_PREPROCESSING.IPYNB", "04_data_and_preprocessing (1).ipynb",
                  "04_data_and_preprocessing.ipynb.txt", "04_data_and_preprocessing(2).ipynb"):
-        assert grade.match_notebook(name, known) == DATA_NB, name
+        assert discovery.match_notebook(name, known) == DATA_NB, name
     for name in ("04_data.ipynb", "notes.ipynb", "04_data_and_preprocessing.py"):
-        assert grade.match_notebook(name, known) is None, name
+        assert discovery.match_notebook(name, known) is None, name
 
 
 def test_checkpoints_and_hidden_folders_are_ignored(tmp_path):
@@ -365,7 +365,7 @@ def test_checkpoints_and_hidden_folders_are_ignored(tmp_path):
     _save(tmp_path / "alice" / ".ipynb_checkpoints", "01_neurons-checkpoint.ipynb", right)
     _save(tmp_path / ".hidden", NEURONS, right)
     (tmp_path / "alice" / "notes.txt").write_text("my notes")
-    found = grade.collect(tmp_path, grade.course_notebooks(ROOT / "solutions"))
+    found = discovery.collect(tmp_path, discovery.course_notebooks(ROOT / "solutions"))
     assert [(j.student_id, j.notebook) for j in found.jobs] == [("alice", NEURONS)]
     assert len(found.ignored) == 2
     assert [(p.student_id, p.notebook) for p in found.problems] == [("alice", "notes.txt")]
@@ -379,9 +379,9 @@ def test_a_crashed_job_costs_only_its_own_file(tmp_path):
 
     slots: queue.Queue = queue.Queue()
     slots.put(0)
-    job = grade.Job("dora", "s0001", NEURONS, str(tmp_path / "missing.ipynb"))
-    grades, problems = grade._job_in_child(job, 0, tmp_path / "no-template", tmp_path,
-                                           tmp_path / "out", grade.Options(), slots)
+    dora = discovery.Job("dora", "s0001", NEURONS, str(tmp_path / "missing.ipynb"))
+    grades, problems = pool._job_in_child(dora, 0, tmp_path / "no-template", tmp_path,
+                                           tmp_path / "out", job.Options(), slots)
     assert grades == []
     assert [(p.student_id, p.notebook) for p in problems] == [("dora", "missing.ipynb")]
     assert "grading this notebook failed (exit status 1)" in problems[0].problem

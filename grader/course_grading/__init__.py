@@ -2,13 +2,18 @@
 
 Nothing here runs in a learner's kernel, and the learner's side (``course_utils.data``,
 ``plots``, ``checks``, ``exercises``, ``models``, ``setup``, ...) never imports it; this side
-may import that one.
+may import that one. It is a distribution of its own (``grader/``, ``course-grading``),
+installed only where grading runs, and the grading sandbox never binds it.
 
 - ``build``: the student versions in ``notebooks/``, made from the masters in ``solutions/``
   with nbgrader (``python -m course_grading.build``);
-- ``grade``: class grading on nbgrader, every notebook on its own (``python -m course_grading``);
+- ``grade``: the class-grading command, every notebook on its own (``python -m course_grading``),
+  over ``discovery`` (what was handed in), ``pool`` (a child process per job), ``job`` (one
+  notebook: autograde, re-check, feedback) and ``records`` (the CSV rows);
 - ``sandbox``: the bubblewrap sandbox each grading kernel runs in;
-- ``verify``: the re-check of every passed exercise outside the student's kernel;
+- ``answers``: the answer key (reference implementations, every case, drawn cases);
+- ``verify``: the re-check of every passed exercise outside the student's kernel, which fails
+  closed (its kernel runs ``course_utils.recheck``);
 - ``flags``: what an instructor should look at in a student's code (``flags.csv``);
 - ``lms``: Canvas and Moodle downloads in, gradebook CSVs out (``python -m course_grading.lms``);
 - ``settings``: the nbgrader configuration shared by all of them and by ``nbgrader_config.py``;
