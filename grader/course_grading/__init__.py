@@ -4,6 +4,8 @@ Nothing here runs in a learner's kernel, and the learner's side (``course_utils.
 ``plots``, ``checks``, ``exercises``, ``models``, ``setup``, ...) never imports it; this side
 may import that one.
 
+- ``answers``: the answer key (reference implementations, every case, the drawn cases) and
+  the visible cases it stores for the learner's checks;
 - ``build``: the student versions in ``notebooks/``, made from the masters in ``solutions/``
   with nbgrader (``python -m course_grading.build``);
 - ``grade``: class grading on nbgrader, every notebook on its own (``python -m course_grading``);
