@@ -107,6 +107,8 @@ ANSWER_KEY_MENTIONS = {
     "    case = exercises.EXERCISES['one_hot'].visible_cases()[0]\n    return case.expected":
         "the stored cases file",
     "name = f'{1}__imp' 'ort__'": "__import__",
+    "import course_utils, glob\nfound = glob.glob(course_utils.__path__[0] + '/_da' + 'ta/*')":
+        "data folder",
 }
 
 
@@ -116,6 +118,12 @@ def test_any_spelling_of_the_answer_key_or_stored_cases_is_flagged(source, expec
     mentions = [f.finding for f in flags if "mentions" in f.finding]
     assert any(expected in finding for finding in mentions), [f.finding for f in flags]
     assert all(f.cell == "one_hot" for f in flags)
+
+
+def test_ordinary_names_ending_in_data_raise_no_flag():
+    source = ("train_data = 1\nmy_data_dir = 'my_data/x'\n"
+              "def one_hot(labels, num_classes=10):\n    return np.eye(num_classes)[labels]")
+    assert scan(_with_solution(source), MASTER) == []
 
 
 def test_reading_a_cell_never_builds_a_huge_string():

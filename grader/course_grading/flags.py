@@ -12,11 +12,11 @@ What is flagged: assigning to (or ``setattr`` on) an attribute of an imported mo
 input transformers); calling the course's reference implementations or its checks; starting
 processes or opening network connections; ending the kernel; and any mention of the answer
 key or of the stored cases (:data:`ANSWER_KEY_WORDS`: ``course_grading``, ``answers``,
-``_reference``, ``importlib``, ``__import__``, ``visible_cases``), in a name, an attribute, an
-import or a string, also when the string is put together from pieces the code shows (``"course_"
-+ "grading"``, ``"gnidarg_esruoc"[::-1]``, ``"".join(map(chr, [...]))``, ...). Cells with IPython
-magics are read after IPython's own translation to Python; a cell that is not valid Python is
-skipped (it fails when it runs).
+``_reference``, ``importlib``, ``__import__``, ``visible_cases``, a ``_data`` folder), in a
+name, an attribute, an import or a string, also when the string is put together from pieces
+the code shows (``"course_" + "grading"``, ``"gnidarg_esruoc"[::-1]``,
+``"".join(map(chr, [...]))``, ...). Cells with IPython magics are read after IPython's own
+translation to Python; a cell that is not valid Python is skipped (it fails when it runs).
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ ANSWER_KEY_WORDS = {
     "importlib": "importlib (loading modules by name)",
     "__import__": "__import__ (loading modules by name)",
     "visible_cases": "the stored cases file",
+    "_data/": "the learner package's data folder, where the stored cases are",
 }
+#: A path that goes through a folder called ``_data`` (``"course_utils/_data/x.npz"``); only
+#: strings are read for it, since ``_data`` ends many ordinary names (``train_data``).
+_DATA_FOLDER = re.compile(r"(?:^|[/\\])_data(?:[/\\]|$)")
 #: The same words with separators and case dropped, where that still names only them
 #: (``"Course-Grading"``, ``"visible cases"``); ``_reference`` and ``__import__`` are kept
 #: whole, since "reference" and "import" are ordinary words.
@@ -292,6 +296,11 @@ class _Folder:
             return "".join(parts)
         if isinstance(node, ast.BinOp):
             left, right = fold(node.left, depth), fold(node.right, depth)
+            if isinstance(node.op, ast.Add) and (isinstance(left, str) or isinstance(right, str)):
+                # An unknown piece (a variable, a path) stands as "\0": the known pieces
+                # around it are still read (``root + "/_da" + "ta"``).
+                left = "\0" if left is None else left
+                right = "\0" if right is None else right
             if left is None or right is None:
                 return None
             if isinstance(node.op, ast.Add) and type(left) is type(right):
@@ -371,10 +380,13 @@ def _small_format(template: Any) -> bool:
     return isinstance(template, str) and re.search(r"\d{4,}", template) is None
 
 
-def _words_in(text: str) -> set[str]:
-    """The :data:`ANSWER_KEY_WORDS` ``text`` contains, as written or with separators dropped."""
+def _words_in(text: str, *, string: bool = False) -> set[str]:
+    """The :data:`ANSWER_KEY_WORDS` ``text`` contains, as written or with separators dropped;
+    ``string`` says ``text`` is a string of the code (then a ``_data`` folder counts too)."""
     lowered = text.lower()
-    found = {word for word in ANSWER_KEY_WORDS if word in lowered}
+    found = {word for word in ANSWER_KEY_WORDS if word in lowered and word != "_data/"}
+    if string and _DATA_FOLDER.search(lowered):
+        found.add("_data/")
     squeezed = re.sub(r"[^a-z0-9]", "", lowered)
     found |= {word for key, word in _SQUEEZED_WORDS.items() if key in squeezed}
     return found
@@ -385,9 +397,9 @@ def _answer_key_mentions(tree: ast.AST) -> list[tuple[int, str]]:
     folder = _Folder(tree)
     seen: dict[str, int] = {}
 
-    def note(node: ast.AST, text: str | None) -> None:
+    def note(node: ast.AST, text: str | None, string: bool = False) -> None:
         if text:
-            for word in _words_in(text):
+            for word in _words_in(text, string=string):
                 line = getattr(node, "lineno", 0)
                 if word not in seen or line < seen[word]:
                     seen[word] = line
@@ -406,7 +418,7 @@ def _answer_key_mentions(tree: ast.AST) -> list[tuple[int, str]]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             note(node, node.name)
         if isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Attribute)):
-            note(node, folder.text(node))
+            note(node, folder.text(node), string=True)
     return sorted((line, word) for word, line in seen.items())
 
 
