@@ -3,8 +3,8 @@
 The notebooks stay short by keeping here what is too long or too fiddly to write inline:
 
 - for learners: loading and preparing MNIST from wherever it is (``data``), the course's
-  figures (``plots``), each exercise's contract: its cases, expectations and messages
-  (``exercises``), the instant feedback shown from them (``checks``), the
+  figures (``plots``), how each exercise is judged, with its stored visible cases and its
+  messages (``exercises``), the instant feedback shown from them (``checks``), the
   reference model the later notebooks build on (``models``) and the notebook set-up call
   (``setup``), the learner/grader switch (``mode``), the learner's own work folder
   (``workspace``) and the draw-a-digit pad (``draw``);

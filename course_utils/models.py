@@ -230,12 +230,11 @@ def _steps_taken(model: "keras.Model") -> int | None:
 
 
 def reference_model() -> "keras.Model":
-    """The grader's reference model, so hidden tests never rest on the student's own model.
+    """The grader's reference model, so a mark never rests on the student's own model.
 
-    The hidden tests of the evaluating and predicting notebooks test the learner's
-    ``accuracy`` and ``predict_digit`` on this model's outputs, computed outside the learner's
-    function, so a notebook's marks do not depend on what the student's training notebook
-    saved (or whether it was submitted at all).
+    The grader confirms the learner's ``predict_digit`` on this model's predictions, computed
+    outside the learner's kernel, so a notebook's marks do not depend on what the student's
+    training notebook saved (or whether it was submitted at all).
 
     It is, in order:
 

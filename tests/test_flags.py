@@ -87,3 +87,45 @@ def test_a_cell_added_anywhere_is_read_and_named_by_position():
 
 def test_a_cell_that_is_not_python_is_skipped():
     assert scan(_with_solution("def one_hot(:\n    pass"), MASTER) == []
+
+
+ANSWER_KEY_MENTIONS = {
+    "from course_grading.answers import _one_hot_reference as one_hot": "the grading side",
+    "def one_hot(labels, num_classes=10):\n"
+    "    return getattr(exercises, '_one_hot_' + 'reference')(labels, num_classes)":
+        "a reference implementation ('_reference')",
+    "import importlib\nkey = importlib.import_module('course_' + 'grading.ans' + 'wers')":
+        "the answer key ('answers')",
+    "key = __import__('gnidarg_esruoc'[::-1])": "the grading side ('course_grading')",
+    "name = ''.join(map(chr, [99, 111, 117, 114, 115, 101, 95, 103, 114, 97, 100, 105, 110,"
+    " 103]))": "the grading side",
+    "import codecs\nname = codecs.decode('pbhefr_tenqvat', 'rot13')": "the grading side",
+    "import base64\nname = base64.b64decode('Y291cnNlX2dyYWRpbmc=')": "the grading side",
+    "part = 'Course-'\nname = part + 'Grading'": "the grading side",
+    "path = 'course_utils/_data/' + 'visible' + '_cases.npz'": "the stored cases file",
+    "def one_hot(labels, num_classes=10):\n"
+    "    case = exercises.EXERCISES['one_hot'].visible_cases()[0]\n    return case.expected":
+        "the stored cases file",
+    "name = f'{1}__imp' 'ort__'": "__import__",
+    "import course_utils, glob\nfound = glob.glob(course_utils.__path__[0] + '/_da' + 'ta/*')":
+        "data folder",
+}
+
+
+@pytest.mark.parametrize("source, expected", ANSWER_KEY_MENTIONS.items())
+def test_any_spelling_of_the_answer_key_or_stored_cases_is_flagged(source, expected):
+    flags = scan(_with_solution(source), MASTER, student_id="s", name="04.ipynb")
+    mentions = [f.finding for f in flags if "mentions" in f.finding]
+    assert any(expected in finding for finding in mentions), [f.finding for f in flags]
+    assert all(f.cell == "one_hot" for f in flags)
+
+
+def test_ordinary_names_ending_in_data_raise_no_flag():
+    source = ("train_data = 1\nmy_data_dir = 'my_data/x'\n"
+              "def one_hot(labels, num_classes=10):\n    return np.eye(num_classes)[labels]")
+    assert scan(_with_solution(source), MASTER) == []
+
+
+def test_reading_a_cell_never_builds_a_huge_string():
+    source = "x = 'a' * 999 * 999 * 999 * 999\ny = '%999999999s' % 'a'\nz = x.replace('a', x)"
+    assert scan(_with_solution(source), MASTER) == []

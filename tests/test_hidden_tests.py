@@ -3,7 +3,9 @@
 For every exercise and every answer style of tests/answer_styles.py: the master's set-up cell
 runs in a fresh namespace, then the answer's source, then the master's whole test cell (the
 visible check and the hidden tests). A right answer gets through, a wrong one raises, so the
-✓ the learner sees and the mark nbgrader gives agree.
+✓ the learner sees and the mark nbgrader gives agree. The hidden part holds no case and no
+seed: the grader confirms each passing answer outside the kernel on the answer key's cases,
+and an answer that only memorised the visible cases fails there.
 """
 
 from __future__ import annotations
@@ -27,36 +29,17 @@ def _cells(notebook_name: str) -> tuple[str, dict[str, str]]:
     return setup, tests
 
 
-@pytest.fixture(scope="module")
-def reference_path(tmp_path_factory):
-    """A saved (untrained) reference model standing for the one the grader provides."""
-    from course_utils import models
-    from course_utils.setup import seed_everything
-
-    seed_everything(0)
-    path = tmp_path_factory.mktemp("reference") / "reference.keras"
-    models.build_reference_model().save(path)
-    return path
-
-
 @pytest.fixture
-def grading(monkeypatch, mnist_file, reference_path):
+def grading(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    monkeypatch.setenv("MNIST_PATH", str(mnist_file))
-    monkeypatch.setenv("COURSE_REFERENCE_MODEL", str(reference_path))
 
 
-def _run_test_cell(exercise: str, source: str, reference_path) -> None:
+def _run_test_cell(exercise: str, source: str) -> None:
     setup, tests = _cells(answer_styles.NOTEBOOKS[exercise])
     test_cell = tests[f"test_{exercise}"]
     assert HIDDEN_BEGIN in test_cell and HIDDEN_END in test_cell
     names: dict = {"__name__": "__main__"}
     exec(compile(setup, "<set-up cell>", "exec"), names)
-    if exercise == "predict_digit":  # what 09's earlier cells define: a model and test images
-        import keras
-
-        names["model"] = keras.models.load_model(reference_path)
-        names["x_test"] = np.random.default_rng(8).random((5, 28, 28)).astype("float32")
     answer_styles.define(exercise, source, names)
     exec(compile(test_cell, f"<test_{exercise}>", "exec"), names)
 
@@ -70,26 +53,45 @@ def _wrong():
 
 
 @pytest.mark.parametrize("exercise, style", _right())
-def test_right_style_gets_through_the_hidden_test(exercise, style, grading, reference_path,
-                                                  capsys):
-    _run_test_cell(exercise, answer_styles.RIGHT[exercise][style], reference_path)
+def test_right_style_gets_through_the_hidden_test(exercise, style, grading, capsys):
+    _run_test_cell(exercise, answer_styles.RIGHT[exercise][style])
     ticks = [line for line in capsys.readouterr().out.splitlines()
              if line.startswith("\N{CHECK MARK}")]
-    assert len(ticks) == 2  # the visible check, then the hidden run of every case
+    assert len(ticks) == 2  # the visible check, then its second call in the hidden part
 
 
 @pytest.mark.parametrize("exercise, style", _wrong())
-def test_wrong_style_fails_the_test_cell(exercise, style, grading, reference_path):
+def test_wrong_style_fails_the_test_cell(exercise, style, grading):
     source, fragment = answer_styles.WRONG[exercise][style]
     with np.errstate(all="ignore"), pytest.raises(AssertionError) as error:
-        _run_test_cell(exercise, source, reference_path)
+        _run_test_cell(exercise, source)
     assert fragment in str(error.value)
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_hidden_parts_call_the_check_again_and_hold_no_case_or_seed(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if not (cell.metadata.get("nbgrader", {}).get("grade") and
+                grade_id.startswith("test_")):
+            continue
+        name = grade_id[len("test_"):]
+        hidden = cell.source.split(HIDDEN_BEGIN)[1].split(HIDDEN_END)[0].strip().splitlines()
+        assert len(hidden) == 2 and hidden[0].startswith("# The grader confirms"), hidden
+        assert hidden[1] == f"checks.check_{name}({name})"
+        visible = cell.source.split(HIDDEN_BEGIN)[0].splitlines()
+        assert f"checks.check_{name}({name})" in visible
+        assert "seed" not in cell.source and "secrets" not in cell.source
+
+
 @pytest.mark.parametrize("exercise", ["normalize", "neuron", "steps_per_epoch", "gradient_step"])
-def test_hidden_part_alone_rejects_what_slips_past_the_visible_cases(exercise, grading,
-                                                                     reference_path):
-    """An answer right on every visible case but wrong elsewhere fails the hidden part."""
+def test_a_memorised_answer_passes_in_the_kernel_but_not_the_graders_cases(exercise, grading):
+    """An answer right on every visible case but wrong elsewhere gets through the test cell in
+    the kernel (which holds only the visible cases) and fails the answer key's cases, on which
+    the grader confirms every mark outside the kernel."""
+    from course_grading import answers
     from course_utils import exercises
 
     visible = exercises.EXERCISES[exercise].visible_cases()
@@ -108,10 +110,10 @@ def test_hidden_part_alone_rejects_what_slips_past_the_visible_cases(exercise, g
     setup, tests = _cells(answer_styles.NOTEBOOKS[exercise])
     names: dict = {"__name__": "__main__", exercise: memorised}
     exec(compile(setup, "<set-up cell>", "exec"), names)
-    visible_part, hidden_part = tests[f"test_{exercise}"].split(HIDDEN_BEGIN)
-    exec(compile(visible_part, "<visible part>", "exec"), names)  # passes: it was memorised
-    with pytest.raises(AssertionError):
-        exec(compile(hidden_part, "<hidden part>", "exec"), names)
+    exec(compile(tests[f"test_{exercise}"], "<test cell>", "exec"), names)  # memorised: passes
+    with pytest.raises(exercises.Incorrect):
+        exercises.judge(exercises.EXERCISES[exercise], memorised,
+                        answers.all_cases(exercise, seed=123))
 
 
 def _key(args) -> tuple:

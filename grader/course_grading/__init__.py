@@ -5,6 +5,8 @@ Nothing here runs in a learner's kernel, and the learner's side (``course_utils.
 may import that one. It is a distribution of its own (``grader/``, ``course-grading``),
 installed only where grading runs, and the grading sandbox never binds it.
 
+- ``answers``: the answer key (reference implementations, every case, the drawn cases) and
+  the visible cases it stores for the learner's checks;
 - ``build``: the student versions in ``notebooks/``, made from the masters in ``solutions/``
   with nbgrader (``python -m course_grading.build``);
 - ``grade``: the class-grading command, every notebook on its own (``python -m course_grading``),

@@ -2,14 +2,19 @@
 
 Usage::
 
-    python -m course_grading.build            # rewrite notebooks/ from solutions/
-    python -m course_grading.build --check    # exit 1 if notebooks/ is out of date
+    python -m course_grading.build            # rewrite notebooks/ and the stored cases
+    python -m course_grading.build --check    # exit 1 if either is out of date
 
 Why it exists: nbgrader's ``generate_assignment`` wants a course directory
 (``source/<assignment>/``, ``release/<assignment>/``), while the course keeps both notebook
 folders flat. This module copies the masters into a temporary course directory, runs
 nbgrader there with the course's configuration (solutions replaced by a stub, hidden tests
 and outputs removed, checksums recorded), and copies only the released notebooks back.
+
+The build also stores the visible cases the learner's checks run, with their expected results,
+in ``course_utils/_data/visible_cases.npz``, computed from the answer key
+(:func:`course_grading.answers.write_visible_cases`): the learner's package carries them as
+data and computes none of them.
 """
 
 from __future__ import annotations
@@ -72,13 +77,16 @@ def generate(solutions: Path, root: Path) -> Path:
 
 
 def build(solutions: Path = ROOT / "solutions", notebooks: Path = ROOT / "notebooks") -> list[Path]:
-    """Rewrite ``notebooks/`` with the student versions of ``solutions/``; return their paths."""
+    """Rewrite ``notebooks/`` with the student versions of ``solutions/`` and store the visible
+    cases; return the paths written (the cases file only when it changed)."""
+    from course_grading import answers
+
+    written = [answers.VISIBLE_CASES_PATH] if answers.write_visible_cases() else []
     with tempfile.TemporaryDirectory(prefix="nn-python-build-") as tmp:
         release = generate(solutions, Path(tmp))
         notebooks.mkdir(exist_ok=True)
         for stale in notebooks.glob("*.ipynb"):
             stale.unlink()
-        written = []
         for made in sorted(release.glob("*.ipynb")):
             shutil.copy2(made, notebooks / made.name)
             written.append(notebooks / made.name)
@@ -87,7 +95,10 @@ def build(solutions: Path = ROOT / "solutions", notebooks: Path = ROOT / "notebo
 
 def differences(solutions: Path = ROOT / "solutions",
                 notebooks: Path = ROOT / "notebooks") -> list[str]:
-    """Build into a temporary folder and list how ``notebooks/`` differs from that build."""
+    """Build into a temporary folder and list how ``notebooks/`` differs from that build, and
+    how the stored visible cases differ from what the answer key makes now."""
+    from course_grading import answers
+
     with tempfile.TemporaryDirectory(prefix="nn-python-check-") as tmp:
         release = generate(solutions, Path(tmp) / "course")
         made = {p.name for p in release.glob("*.ipynb")}
@@ -96,21 +107,22 @@ def differences(solutions: Path = ROOT / "solutions",
         problems += [f"not made from solutions/: {name}" for name in sorted(have - made)]
         problems += [f"out of date: {name}" for name in sorted(made & have)
                      if not filecmp.cmp(release / name, notebooks / name, shallow=False)]
-    return problems
+    return problems + answers.stale_visible_cases()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_grading.build",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if notebooks/ differs from a fresh build")
+                        help="do not write; exit 1 if notebooks/ or the stored visible cases "
+                             "differ from a fresh build")
     args = parser.parse_args(argv)
     if args.check:
         problems = differences()
         for problem in problems:
             print(problem)
-        print("notebooks/ is up to date." if not problems else
-              "Run `python -m course_grading.build` to rebuild notebooks/.")
+        print("notebooks/ and the stored visible cases are up to date." if not problems else
+              "Run `python -m course_grading.build` to rebuild notebooks/ and the stored cases.")
         return 1 if problems else 0
     for path in build():
         print(f"wrote {path.relative_to(ROOT)}")

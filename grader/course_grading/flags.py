@@ -10,14 +10,22 @@ as rows of ``flags.csv``. A flag never changes a score: the instructor decides.
 What is flagged: assigning to (or ``setattr`` on) an attribute of an imported module; touching
 ``sys.modules``, the builtins or the IPython shell (``get_ipython``, magics, exception hooks,
 input transformers); calling the course's reference implementations or its checks; starting
-processes or opening network connections; ending the kernel. Cells with IPython magics are
-read after IPython's own translation to Python; a cell that is not valid Python is skipped
-(it fails when it runs).
+processes or opening network connections; ending the kernel; and any mention of the answer
+key or of the stored cases (:data:`ANSWER_KEY_WORDS`: ``course_grading``, ``answers``,
+``_reference``, ``importlib``, ``__import__``, ``visible_cases``, a ``_data`` folder), in a
+name, an attribute, an import or a string, also when the string is put together from pieces
+the code shows (``"course_" + "grading"``, ``"gnidarg_esruoc"[::-1]``,
+``"".join(map(chr, [...]))``, ...). Cells with IPython magics are read after IPython's own
+translation to Python; a cell that is not valid Python is skipped (it fails when it runs).
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
+import codecs
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +45,29 @@ SHELL_HOOKS = frozenset({"set_custom_exc", "showtraceback", "input_transformers_
                          "input_transformers_post", "ast_transformers", "excepthook",
                          "displayhook", "run_cell", "run_line_magic", "events",
                          "register_magic_function", "InteractiveTB", "showsyntaxerror"})
+#: Words that point at the answer key (the grading side, its reference implementations) or at
+#: the stored visible cases, and what each one names in a flag. A solution has no business
+#: mentioning them in any spelling; flagging them is a note for the instructor.
+ANSWER_KEY_WORDS = {
+    "course_grading": "the grading side",
+    "answers": "the answer key",
+    "_reference": "a reference implementation",
+    "importlib": "importlib (loading modules by name)",
+    "__import__": "__import__ (loading modules by name)",
+    "visible_cases": "the stored cases file",
+    "_data/": "the learner package's data folder, where the stored cases are",
+}
+#: A path that goes through a folder called ``_data`` (``"course_utils/_data/x.npz"``); only
+#: strings are read for it, since ``_data`` ends many ordinary names (``train_data``).
+_DATA_FOLDER = re.compile(r"(?:^|[/\\])_data(?:[/\\]|$)")
+#: The same words with separators and case dropped, where that still names only them
+#: (``"Course-Grading"``, ``"visible cases"``); ``_reference`` and ``__import__`` are kept
+#: whole, since "reference" and "import" are ordinary words.
+_SQUEEZED_WORDS = {"coursegrading": "course_grading", "answers": "answers",
+                   "importlib": "importlib", "visiblecases": "visible_cases"}
+#: Longest string put together while reading a cell; longer ones are cut (a guard, not a limit
+#: a real answer meets).
+_MAX_FOLDED = 10_000
 #: IPython magics a notebook uses innocently; any other magic is flagged by name.
 HARMLESS_MAGICS = frozenset({"matplotlib", "time", "timeit", "who", "whos", "precision"})
 #: Calls that start processes or end the kernel.
@@ -203,6 +234,194 @@ class _Reader(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+class _Folder:
+    """Work out, without running anything, the strings a cell's expressions spell.
+
+    Handles constants, ``+``, ``*``, ``%``, f-strings, slicing, ``join``, ``map(chr, ...)``,
+    ``chr``, ``bytes``, ``str`` and ``bytes`` methods (``lower``, ``replace``, ``decode``,
+    ...), ``reversed``, ``codecs.decode(..., "rot13")``, base64 and hex, and names assigned
+    one of these earlier in the cell. Anything else is unknown (None).
+    """
+
+    _METHODS = {"lower", "upper", "casefold", "strip", "lstrip", "rstrip", "title",
+                "capitalize", "swapcase", "replace", "decode", "encode", "format",
+                "removeprefix", "removesuffix", "join"}
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.names: dict[str, Any] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                    node.targets[0], ast.Name):
+                value = self.fold(node.value)
+                if value is not None:
+                    self.names[node.targets[0].id] = value
+
+    def text(self, node: ast.AST) -> str | None:
+        """The string ``node`` spells (bytes read as Latin-1), or None when unknown."""
+        value = self.fold(node)
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("latin-1")
+        return value[:_MAX_FOLDED] if isinstance(value, str) else None
+
+    def fold(self, node: ast.AST, depth: int = 0) -> Any:
+        """The value of ``node`` when it is a string, bytes, an int or a sequence of them."""
+        if depth > 50:
+            return None
+        try:
+            value = self._fold(node, depth + 1)
+        except Exception:  # a piece that does not fit together (a bad slice, a bad codec)
+            return None
+        if isinstance(value, (str, bytes)) and len(value) > _MAX_FOLDED:
+            return value[:_MAX_FOLDED]
+        return value
+
+    def _fold(self, node: ast.AST, depth: int) -> Any:
+        fold = self.fold
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes, int)):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.names.get(node.id)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            value = fold(node.operand, depth)
+            return -value if isinstance(value, int) else None
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = [fold(e, depth) for e in node.elts]
+            return None if any(i is None for i in items) else items
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for value in node.values:
+                part = fold(value.value if isinstance(value, ast.FormattedValue) else value,
+                            depth)
+                parts.append(str(part) if part is not None else "\0")
+            return "".join(parts)
+        if isinstance(node, ast.BinOp):
+            left, right = fold(node.left, depth), fold(node.right, depth)
+            if isinstance(node.op, ast.Add) and (isinstance(left, str) or isinstance(right, str)):
+                # An unknown piece (a variable, a path) stands as "\0": the known pieces
+                # around it are still read (``root + "/_da" + "ta"``).
+                left = "\0" if left is None else left
+                right = "\0" if right is None else right
+            if left is None or right is None:
+                return None
+            if isinstance(node.op, ast.Add) and type(left) is type(right):
+                return left + right
+            if isinstance(node.op, ast.Mult) and isinstance(right, int) and \
+                    isinstance(left, (str, bytes, list)) and len(left) * right <= _MAX_FOLDED:
+                return left * right
+            if isinstance(node.op, ast.Mod) and isinstance(left, str) and _small_format(left):
+                return left % (tuple(right) if isinstance(right, list) else right)
+            return None
+        if isinstance(node, ast.Subscript):
+            base = fold(node.value, depth)
+            if base is None:
+                return None
+            index = node.slice
+            if isinstance(index, ast.Slice):
+                parts = (index.lower, index.upper, index.step)
+                bounds = [None if part is None else fold(part, depth) for part in parts]
+                if any(b is None and p is not None for b, p in zip(bounds, parts)):
+                    return None
+                return base[slice(*bounds)]
+            position = fold(index, depth)
+            return base[position] if isinstance(position, int) else None
+        if isinstance(node, ast.Call):
+            return self._fold_call(node, depth)
+        return None
+
+    def _fold_call(self, node: ast.Call, depth: int) -> Any:
+        fold = self.fold
+        func = node.func
+        args = [fold(a, depth) for a in node.args]
+        name = _dotted(func)
+        if name == "chr" and args and isinstance(args[0], int):
+            return chr(args[0])
+        if name in ("bytes", "bytearray") and args and isinstance(args[0], list):
+            return bytes(args[0])
+        if name == "str" and args and isinstance(args[0], str):
+            return args[0]
+        if name == "reversed" and args and args[0] is not None:
+            return list(reversed(args[0]))
+        if name == "map" and len(node.args) == 2 and _dotted(node.args[0]) == "chr" and \
+                isinstance(args[1], list):
+            return [chr(i) for i in args[1]]
+        if name == "bytes.fromhex" and args and isinstance(args[0], str):
+            return bytes.fromhex(args[0])
+        if name.endswith(("b64decode", "b32decode", "b16decode", "a2b_hex", "unhexlify")) \
+                and args and isinstance(args[0], (str, bytes)):
+            decoder = {"b64decode": base64.b64decode, "b32decode": base64.b32decode,
+                       "b16decode": base64.b16decode, "a2b_hex": binascii.a2b_hex,
+                       "unhexlify": binascii.unhexlify}[name.rsplit(".", 1)[-1]]
+            return decoder(args[0])
+        if name == "codecs.decode" and len(args) >= 2 and isinstance(args[0], str) and \
+                isinstance(args[1], str):
+            return codecs.decode(args[0], args[1])
+        if isinstance(func, ast.Attribute) and func.attr in self._METHODS:
+            base = fold(func.value, depth)
+            if base is None or any(a is None for a in args):
+                return None
+            if func.attr == "join":
+                items = args[0] if args else None
+                if not isinstance(items, list) or sum(len(i) for i in items) + \
+                        len(base) * len(items) > _MAX_FOLDED:
+                    return None
+                return base.join(items)
+            if func.attr == "format" and not _small_format(base):
+                return None
+            if func.attr == "replace" and len(args) >= 2 and \
+                    len(base) * (len(args[1]) + 1) > _MAX_FOLDED:
+                return None
+            return getattr(base, func.attr)(*args)
+        return None
+
+
+def _small_format(template: Any) -> bool:
+    """Whether a ``%`` or ``format`` template asks for no large field width (folding
+    ``"%999999999s"`` would build a huge string while only reading the cell)."""
+    return isinstance(template, str) and re.search(r"\d{4,}", template) is None
+
+
+def _words_in(text: str, *, string: bool = False) -> set[str]:
+    """The :data:`ANSWER_KEY_WORDS` ``text`` contains, as written or with separators dropped;
+    ``string`` says ``text`` is a string of the code (then a ``_data`` folder counts too)."""
+    lowered = text.lower()
+    found = {word for word in ANSWER_KEY_WORDS if word in lowered and word != "_data/"}
+    if string and _DATA_FOLDER.search(lowered):
+        found.add("_data/")
+    squeezed = re.sub(r"[^a-z0-9]", "", lowered)
+    found |= {word for key, word in _SQUEEZED_WORDS.items() if key in squeezed}
+    return found
+
+
+def _answer_key_mentions(tree: ast.AST) -> list[tuple[int, str]]:
+    """``(line, word)`` for each answer-key word a cell mentions, first mention of each."""
+    folder = _Folder(tree)
+    seen: dict[str, int] = {}
+
+    def note(node: ast.AST, text: str | None, string: bool = False) -> None:
+        if text:
+            for word in _words_in(text, string=string):
+                line = getattr(node, "lineno", 0)
+                if word not in seen or line < seen[word]:
+                    seen[word] = line
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            note(node, node.id)
+        elif isinstance(node, ast.Attribute):
+            note(node, node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            note(node, getattr(node, "module", None) or "")
+            for alias in node.names:
+                note(node, f"{alias.name} {alias.asname or ''}")
+        elif isinstance(node, ast.keyword) and node.arg:
+            note(node.value, node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            note(node, node.name)
+        if isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Attribute)):
+            note(node, folder.text(node), string=True)
+    return sorted((line, word) for word, line in seen.items())
+
+
 def _imported_names(trees: Iterable[ast.AST]) -> set[str]:
     names: set[str] = set()
     for tree in trees:
@@ -270,6 +489,9 @@ def scan(notebook: Any, master: Any, *, student_id: str = "", name: str = "") ->
             continue
         reader = _Reader(modules)
         reader.visit(tree)
+        for line, word in _answer_key_mentions(tree):
+            reader.findings.append(f"line {line}: mentions {ANSWER_KEY_WORDS[word]} "
+                                   f"({word!r})")
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         where = grade_id if grade_id else f"cell {index}"
         flags += [Flag(student_id, name, where, finding) for finding in reader.findings]

@@ -1,0 +1,535 @@
+"""The answer key: reference implementations, every fixed case, the drawn cases, and the
+visible cases the learner's package carries as data.
+
+Why it exists: what a learner's kernel can import must not compute what the learner is asked
+to compute, for any input (``COURSE_DESIGN.md``, "The trust boundary"). So everything that
+does lives here, on the grading side:
+
+- each exercise's *reference implementation* (``_one_hot_reference``, ...);
+- its *fixed cases*: the arguments of one call and the expected result, computed from the
+  reference when the case is made; ``visible=True`` marks those the learner's check runs;
+- its *drawn cases*, made at grading time from a seed the submission cannot know;
+- :func:`accuracy_case` and :func:`predict_digit_cases`, which compute the expected answer for
+  any input;
+- :func:`write_visible_cases`, which stores the visible cases, expectations included, as plain
+  data in ``course_utils/_data/visible_cases.npz`` (the build calls it), and the stand-in
+  model of the ``predict_digit`` check with the test digits it is checked on.
+
+How a result is *judged* (each exercise's ``compare``, its hint and messages) stays with the
+learner's package, :mod:`course_utils.exercises`: it names a slip from a case's stored
+expectation and computes no answer for new input. The re-check outside the student's kernel
+(:mod:`course_grading.verify`) takes its cases from :func:`all_cases` and
+:func:`predict_digit_cases`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from course_utils import exercises, plain
+from course_utils.exercises import Case
+
+#: Where the build stores the visible cases (shipped with the learner's package).
+VISIBLE_CASES_PATH = Path(exercises.__file__).resolve().parent / "_data" / \
+    exercises.VISIBLE_CASES_FILE
+#: Version of the stored format; the learner's side refuses another.
+FORMAT = exercises.VISIBLE_CASES_FORMAT
+
+
+@dataclass(frozen=True)
+class Key:
+    """The answer key of one exercise: how to make its fixed and drawn cases."""
+
+    #: Makes the fixed cases afresh (new arrays each time, expectations included).
+    fixed: Callable[[], list[Case]]
+    #: Draws more cases from a random generator (seeded at grading time).
+    drawn: Callable[[np.random.Generator], list[Case]]
+
+
+# --- 01 neurons ------------------------------------------------------------------------------
+
+def _neuron_reference(inputs: np.ndarray, weights: np.ndarray, bias: float) -> float:
+    return max(0.0, float(np.dot(np.asarray(inputs, float), np.asarray(weights, float))) + bias)
+
+
+def _neuron_case(inputs: list[float], weights: list[float], bias: float,
+                 visible: bool = True) -> Case:
+    i, w = np.array(inputs, dtype=float), np.array(weights, dtype=float)
+    return Case((i, w, float(bias)), _neuron_reference(i, w, bias), visible=visible)
+
+
+def _neuron_fixed() -> list[Case]:
+    return [
+        _neuron_case([1.0, 2.0, 3.0], [0.5, -1.0, 2.0], 0.5),      # 5; ReLU per input gives 7
+        _neuron_case([1.0, 2.0], [-1.0, -1.0], 0.0),               # negative sum -> 0
+        _neuron_case([2.0], [1.0], -3.0),                          # the bias makes it negative
+        _neuron_case([1.0, 1.0], [1.0, 1.0], -0.5),                # 1.5: the bias counts once
+        _neuron_case([0.5, 0.1, 0.9], [0.8, -0.4, 0.3], -0.2, visible=False),
+        _neuron_case([3.0, -2.0, 0.5, 1.0], [0.2, 0.4, -1.0, 0.1], 2.0, visible=False),
+    ]
+
+
+def _neuron_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for n in (1, 3, 8, 17, 784):
+        i, w = rng.normal(size=n), rng.normal(size=n)
+        b = float(rng.normal())
+        cases.append(Case((i, w, b), _neuron_reference(i, w, b)))
+    return cases
+
+
+# --- 02 layers -------------------------------------------------------------------------------
+
+def _dense_forward_reference(x: np.ndarray, weights: np.ndarray,
+                             bias: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, x @ weights + bias)
+
+
+def _dense_case(x: Any, weights: Any, bias: Any, visible: bool = True) -> Case:
+    x, weights, bias = (np.array(v, dtype=float) for v in (x, weights, bias))
+    return Case((x, weights, bias), _dense_forward_reference(x, weights, bias), visible=visible)
+
+
+def _dense_fixed() -> list[Case]:
+    return [
+        _dense_case([[1.0, 2.0], [0.0, -1.0], [3.0, 1.0]],
+                    [[1.0, -1.0, 0.5], [0.5, 2.0, -1.0]], [0.0, 1.0, -0.5]),
+        _dense_case([[1.0, 2.0], [-1.0, 0.5]], [[1.0, 2.0], [-3.0, 0.5]], [0.5, -0.25]),
+        _dense_case([[0.5, 0.1, 0.9]], [[0.8, -0.5], [-0.4, 0.2], [0.3, 0.7]], [-0.2, 0.1]),
+        _dense_case([[2.0, -1.0, 0.0, 1.0]] * 2, [[0.1], [0.2], [0.3], [-0.4]], [1.0],
+                    visible=False),
+    ]
+
+
+def _dense_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for batch, n, units in ((1, 784, 16), (5, 3, 7), (32, 10, 1), (4, 6, 6)):
+        x, w, b = rng.normal(size=(batch, n)), rng.normal(size=(n, units)), rng.normal(size=units)
+        cases.append(Case((x, w, b), _dense_forward_reference(x, w, b)))
+    return cases
+
+
+# --- 03 activations --------------------------------------------------------------------------
+
+def _elementwise_fixed(reference: Callable[[np.ndarray], np.ndarray]) -> Callable[[], list[Case]]:
+    def fixed() -> list[Case]:
+        vectors = [np.array([-3.0, -0.5, 0.0, 0.5, 4.0]),
+                   np.array([[-1.0, 2.0, -0.25], [7.5, -6.0, 0.125]]),
+                   np.array([-20.0, -1e-3, 1e-3, 20.0]),
+                   np.linspace(-10.0, 10.0, 41).reshape(41, 1)]
+        return [Case((v,), reference(v.copy()), visible=index < 3)
+                for index, v in enumerate(vectors)]
+    return fixed
+
+
+def _elementwise_drawn(reference: Callable[[np.ndarray], np.ndarray],
+                       scale: float) -> Callable[[np.random.Generator], list[Case]]:
+    def drawn(rng: np.random.Generator) -> list[Case]:
+        return [Case((x,), reference(x.copy())) for x in
+                (rng.normal(size=7) * scale, rng.normal(size=(6, 5)) * scale,
+                 rng.normal(size=(2, 3, 4)) * scale)]
+    return drawn
+
+
+def _relu_reference(x: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, x)
+
+
+def _sigmoid_reference(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax_reference(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_fixed() -> list[Case]:
+    inputs = [np.array([1.0, 2.0, 3.0]),
+              np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]),
+              np.array([[1.0, 2.0], [3.0, 5.0], [-1.0, 0.0]]),
+              np.array([1000.0, 1001.0, 1002.0]),
+              np.array([[5000.0, 0.0], [-5000.0, 0.0]])]
+    return [Case((x,), _softmax_reference(x.copy()), visible=index < 4)
+            for index, x in enumerate(inputs)]
+
+
+def _softmax_drawn(rng: np.random.Generator) -> list[Case]:
+    return [Case((x,), _softmax_reference(x.copy())) for x in
+            (rng.normal(size=10) * 20, rng.normal(size=(8, 10)) * 20,
+             rng.normal(size=(3, 4)) * 300)]
+
+
+# --- 04 data and preprocessing ---------------------------------------------------------------
+
+def _normalize_reference(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float64) / 255.0
+
+
+def _normalize_case(images: Any, visible: bool = True) -> Case:
+    images = np.asarray(images, dtype=np.uint8)
+    return Case((images,), _normalize_reference(images), visible=visible)
+
+
+def _normalize_fixed() -> list[Case]:
+    return [
+        _normalize_case([[[0, 51], [255, 102]]]),
+        # No 0 and no 255: dividing by the images' own maximum, or min-max scaling, shows here.
+        _normalize_case([[[10, 51], [200, 102]], [[30, 60], [90, 120]]]),
+        _normalize_case(np.full((1, 28, 28), 128)),
+        _normalize_case(np.arange(3 * 28 * 28).reshape(3, 28, 28) % 251 + 2, visible=False),
+    ]
+
+
+def _normalize_drawn(rng: np.random.Generator) -> list[Case]:
+    return [_normalize_case(rng.integers(0, 256, size=(7, 28, 28))),
+            _normalize_case(rng.integers(5, 180, size=(4, 28, 28)))]
+
+
+def _one_hot_reference(labels: Any, num_classes: int) -> np.ndarray:
+    flat = [int(label) for label in np.asarray(labels).reshape(-1)]
+    expected = np.zeros((len(flat), num_classes))
+    for row, label in enumerate(flat):
+        expected[row, label] = 1.0
+    return expected
+
+
+def _one_hot_case(labels: Any, num_classes: int | None = None, visible: bool = True) -> Case:
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    return Case((labels,), _one_hot_reference(labels, num_classes or 10), kwargs=kwargs,
+                visible=visible)
+
+
+def _one_hot_fixed() -> list[Case]:
+    return [
+        _one_hot_case(np.array([5]), 10),
+        _one_hot_case(np.array([0, 3, 9, 3]), 10),
+        _one_hot_case(np.array([1, 0, 3]), 5),          # another number of classes
+        _one_hot_case([0, 1, 2, 1], 3),                 # a list
+        _one_hot_case(np.array([2, 2, 0], dtype=np.uint8), 10, visible=False),
+        _one_hot_case(np.array([9]), 12, visible=False),
+        _one_hot_case(np.array([3, 1]), visible=False),  # num_classes defaults to 10
+    ]
+
+
+def _one_hot_drawn(rng: np.random.Generator) -> list[Case]:
+    return [_one_hot_case(rng.integers(0, 10, size=37), 10),
+            _one_hot_case(rng.integers(0, 5, size=1000), 5),
+            _one_hot_case(rng.integers(0, 3, size=4).astype(np.uint8), 7)]
+
+
+# --- 06 gradient descent ---------------------------------------------------------------------
+
+def _gradient_step_reference(w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray,
+                             learning_rate: float) -> tuple[np.ndarray, float]:
+    """One step of gradient descent on the mean squared error of a linear neuron."""
+    error = x @ w + b - y
+    grad_w = 2.0 * x.T @ error / len(y)
+    grad_b = 2.0 * float(np.mean(error))
+    return w - learning_rate * grad_w, b - learning_rate * grad_b
+
+
+def _gradient_step_case(w: Any, b: float, x: Any, y: Any, learning_rate: float,
+                        visible: bool = True) -> Case:
+    w, x, y = (np.array(v, dtype=float) for v in (w, x, y))
+    expected = _gradient_step_reference(w.copy(), float(b), x.copy(), y.copy(), learning_rate)
+    return Case((w, float(b), x, y, float(learning_rate)), expected, visible=visible)
+
+
+def _gradient_step_fixed() -> list[Case]:
+    return [
+        # From w = 0, b = 0 towards y = 2x: both must go up (a sign slip goes down).
+        _gradient_step_case([0.0], 0.0, [[1.0], [2.0], [3.0]], [2.0, 4.0, 6.0], 0.1),
+        # Two inputs, a bias already set, and errors of both signs.
+        _gradient_step_case([0.5, -1.0], 0.25, [[1.0, 2.0], [0.0, 1.0], [3.0, -1.0],
+                                                [-2.0, 0.5]], [1.0, -2.0, 3.0, 0.0], 0.05),
+        # Already at the minimum: the step changes nothing.
+        _gradient_step_case([2.0], 1.0, [[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0], 0.5),
+        _gradient_step_case([1.0, 1.0, 1.0], -0.5, [[0.2, 0.4, 0.6]], [2.0], 0.1,
+                            visible=False),                       # one example
+        _gradient_step_case([0.3, -0.7], 2.0, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+                            [0.0, 0.0, 0.0], 0.0, visible=False),  # a rate of 0 moves nothing
+    ]
+
+
+def _gradient_step_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for n, d in ((5, 1), (17, 3), (64, 10), (2, 784)):
+        x, w, y = rng.normal(size=(n, d)), rng.normal(size=d), rng.normal(size=n) * 3
+        cases.append(_gradient_step_case(w, float(rng.normal()), x, y,
+                                         float(rng.uniform(0.01, 0.5))))
+    return cases
+
+
+# --- 07 training -----------------------------------------------------------------------------
+
+def _steps_per_epoch_reference(num_examples: int, batch_size: int) -> int:
+    return -(-num_examples // batch_size)
+
+
+def _steps_case(n: int, batch: int, visible: bool = True) -> Case:
+    return Case((n, batch), _steps_per_epoch_reference(n, batch), visible=visible)
+
+
+def _steps_fixed() -> list[Case]:
+    return [_steps_case(60000, 32), _steps_case(100, 32), _steps_case(64, 32),
+            _steps_case(7, 100), _steps_case(1, 32, False), _steps_case(65, 32, False),
+            _steps_case(60000, 128, False), _steps_case(10000, 1, False)]
+
+
+def _steps_drawn(rng: np.random.Generator) -> list[Case]:
+    return [_steps_case(int(n), int(b)) for n, b in
+            zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))]
+
+
+# --- 08 evaluating ---------------------------------------------------------------------------
+
+def _accuracy_reference(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))
+
+
+def accuracy_case(probabilities: np.ndarray, labels: np.ndarray, visible: bool = True,
+                  call: str = "") -> Case:
+    """A case of ``accuracy``: the expected value is computed here, from the arguments."""
+    return Case((probabilities, labels), _accuracy_reference(probabilities, labels),
+                visible=visible, call=call)
+
+
+def _accuracy_fixed() -> list[Case]:
+    probabilities = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5],
+                              [0.6, 0.3, 0.1]])
+    tens = np.full((5, 10), 0.05, dtype=np.float32)
+    tens[np.arange(5), [3, 1, 4, 1, 5]] = 0.55
+    return [
+        accuracy_case(probabilities, np.array([1, 0, 1, 2])),                    # 0.5
+        accuracy_case(tens, np.array([3, 1, 4, 0, 0], dtype=np.uint8)),          # 0.6
+        accuracy_case(np.eye(10), np.arange(10)),                                # 1.0
+        accuracy_case(np.eye(10)[::-1].copy(), np.arange(10), visible=False),    # 0.0
+    ]
+
+
+def _accuracy_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for rows in (50, 7, 1000):
+        p = rng.random((rows, 10))
+        labels = np.where(rng.random(rows) < 0.6, p.argmax(axis=1), rng.integers(0, 10, rows))
+        cases.append(accuracy_case(p.astype(np.float32), labels.astype(np.uint8)))
+    return cases
+
+
+# --- 09 predicting ---------------------------------------------------------------------------
+
+def predict_digit_cases(model: Any, images: np.ndarray, indices: Any,
+                        name: str = "images") -> list[Case]:
+    """Cases of ``predict_digit`` for ``images[indices]``; the expected digits are the
+    argmax of ``model.predict`` on those images, computed here, before any learner code runs."""
+    indices = [int(i) for i in indices]
+    batch = np.array(images[indices], dtype=np.float32)
+    expected = np.asarray(model.predict(batch, verbose=0)).argmax(axis=1)
+    return [Case((model, batch[k].copy()), int(expected[k]),
+                 call=f"predict_digit(model, {name}[{index}])")
+            for k, index in enumerate(indices)]
+
+
+#: How many test digits the visible ``predict_digit`` check runs.
+PREDICT_DIGIT_VISIBLE = 6
+#: The least gap between the stand-in model's two largest logits on a stored digit. The
+#: probabilities' ratio is then at least e**2, so float32 rounding (in Keras) against float64
+#: (here) can never change which digit is most probable.
+PREDICT_DIGIT_MARGIN = 2.0
+
+
+def _stand_in_weights() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The weights of the small stand-in model the visible ``predict_digit`` check uses, and
+    the sample's test images with their 0..1 pixels.
+
+    A nearest-class-mean classifier written as one Dense layer: column ``k`` of the kernel is
+    the mean image of digit ``k`` over the MNIST sample shipped with the package, and its bias
+    is minus half that mean's squared length, so the largest logit belongs to the closest mean.
+    It needs no training and is the same on every machine: the class sums are exact integer
+    sums and every later step is one IEEE operation per value.
+
+    Returns:
+        ``(kernel (784, 10) float32, bias (10,) float32, test images (n, 28, 28) float32,
+        logits (n, 10) float64)``.
+    """
+    from course_utils.data import read_mnist_npz, sample_path
+
+    (x_train, y_train), (x_test, _) = read_mnist_npz(sample_path())
+    flat = x_train.reshape(len(x_train), -1).astype(np.int64)
+    sums = np.stack([flat[y_train == digit].sum(axis=0) for digit in range(10)], axis=1)
+    counts = np.bincount(y_train, minlength=10)
+    means = (sums / (counts * 255.0)).astype(np.float32)                  # (784, 10)
+    bias = (-0.5 * np.sum(means.astype(np.float64) ** 2, axis=0)).astype(np.float32)
+    images = (x_test.astype(np.float32) / np.float32(255.0))
+    logits = images.reshape(len(images), -1).astype(np.float64) @ means.astype(np.float64) \
+        + bias.astype(np.float64)
+    return means, bias, images, logits
+
+
+def _predict_digit_visible() -> tuple[list[Case], dict[str, np.ndarray]]:
+    """The visible cases of ``predict_digit`` and the stand-in model's weights.
+
+    The images are the first MNIST test digits whose two largest logits differ by at least
+    :data:`PREDICT_DIGIT_MARGIN`, each with a different expected digit, so a learner's
+    ``predict_digit`` meets several answers. The model argument is left out of each case's
+    ``args``: the check builds the stand-in model from the stored weights and passes it first.
+    """
+    kernel, bias, images, logits = _stand_in_weights()
+    ordered = np.sort(logits, axis=1)
+    gaps = ordered[:, -1] - ordered[:, -2]
+    cases, digits = [], set()
+    for index in range(len(images)):
+        digit = int(logits[index].argmax())
+        if gaps[index] >= PREDICT_DIGIT_MARGIN and digit not in digits:
+            digits.add(digit)
+            cases.append(Case((images[index].copy(),), digit,
+                              call=f"predict_digit(model, x_test[{index}])"))
+        if len(cases) == PREDICT_DIGIT_VISIBLE:
+            break
+    return cases, {"kernel": kernel, "bias": bias}
+
+
+# --- 10 going further ------------------------------------------------------------------------
+
+def _dataset_megabytes_reference(n: int, dtype: Any) -> float:
+    return n * 28 * 28 * np.dtype(dtype).itemsize / 1e6
+
+
+def _megabytes_case(n: int, dtype: Any, visible: bool = True) -> Case:
+    return Case((n, dtype), _dataset_megabytes_reference(n, dtype), visible=visible)
+
+
+def _megabytes_fixed() -> list[Case]:
+    return [_megabytes_case(60000, "uint8"), _megabytes_case(60000, "float32"),
+            _megabytes_case(60000, "float64"), _megabytes_case(10, np.float16),
+            _megabytes_case(10000, "float16", False), _megabytes_case(1, np.uint8, False),
+            _megabytes_case(70000, np.float64, False), _megabytes_case(0, "float32", False)]
+
+
+def _megabytes_drawn(rng: np.random.Generator) -> list[Case]:
+    return [_megabytes_case(int(n), t) for n, t in
+            zip(rng.integers(1, 100_000, 4), ("int16", np.float32, "uint8", np.int64))]
+
+
+# --- the key ---------------------------------------------------------------------------------
+
+def _none() -> list[Case]:
+    return []
+
+
+def _none_drawn(rng: np.random.Generator) -> list[Case]:
+    return []
+
+
+#: Every exercise judged case by case, by name. ``predict_digit``'s cases need a model:
+#: :func:`predict_digit_cases` makes them, and its visible cases use a stand-in model.
+KEYS: dict[str, Key] = {
+    "neuron": Key(_neuron_fixed, _neuron_drawn),
+    "dense_forward": Key(_dense_fixed, _dense_drawn),
+    "relu": Key(_elementwise_fixed(_relu_reference), _elementwise_drawn(_relu_reference, 10.0)),
+    "sigmoid": Key(_elementwise_fixed(_sigmoid_reference),
+                   _elementwise_drawn(_sigmoid_reference, 5.0)),
+    "softmax": Key(_softmax_fixed, _softmax_drawn),
+    "normalize": Key(_normalize_fixed, _normalize_drawn),
+    "one_hot": Key(_one_hot_fixed, _one_hot_drawn),
+    "gradient_step": Key(_gradient_step_fixed, _gradient_step_drawn),
+    "steps_per_epoch": Key(_steps_fixed, _steps_drawn),
+    "accuracy": Key(_accuracy_fixed, _accuracy_drawn),
+    "predict_digit": Key(_none, _none_drawn),
+    "dataset_megabytes": Key(_megabytes_fixed, _megabytes_drawn),
+}
+
+
+def fixed_cases(name: str) -> list[Case]:
+    """Every fixed case of exercise ``name``, visible and hidden, made afresh."""
+    return KEYS[name].fixed()
+
+
+def all_cases(name: str, seed: int | None) -> list[Case]:
+    """Every fixed case of exercise ``name``, then the cases drawn from ``seed`` (none when
+    it is None). The re-check outside the student's kernel judges an answer on these."""
+    cases = fixed_cases(name)
+    if seed is not None:
+        cases += KEYS[name].drawn(np.random.default_rng(seed))
+    return cases
+
+
+def visible_cases(name: str) -> list[Case]:
+    """The cases the learner's check runs (``predict_digit``'s without their model)."""
+    if name == "predict_digit":
+        return _predict_digit_visible()[0]
+    return [case for case in fixed_cases(name) if case.visible]
+
+
+def _stored_case(case: Case) -> dict[str, Any]:
+    return {"args": tuple(case.args), "kwargs": dict(case.kwargs), "expected": case.expected,
+            "call": case.call}
+
+
+def visible_store() -> dict[str, Any]:
+    """What ``visible_cases.npz`` holds: the format, each exercise's visible cases and the
+    stand-in model's weights (see :mod:`course_utils.exercises` for the reader)."""
+    _, weights = _predict_digit_visible()
+    return {
+        "format": FORMAT,
+        "cases": {name: [_stored_case(case) for case in visible_cases(name)] for name in KEYS},
+        "predict_digit_model": weights,
+    }
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two stored values are the same data: same types, shapes, dtypes and values."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+                and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def write_visible_cases(path: Path = VISIBLE_CASES_PATH) -> bool:
+    """Store the visible cases at ``path``; return whether the file changed.
+
+    The file is only rewritten when what it holds differs (an archive records when it was
+    written, so rewriting the same cases would still change its bytes).
+    """
+    value = visible_store()
+    if stale_visible_cases(path, value) == []:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(plain.pack(value))
+    return True
+
+
+def stale_visible_cases(path: Path = VISIBLE_CASES_PATH,
+                        value: dict[str, Any] | None = None) -> list[str]:
+    """How the stored visible cases at ``path`` differ from what :func:`visible_store` makes
+    now, one line per exercise; empty when they are up to date."""
+    value = visible_store() if value is None else value
+    name = path.name
+    if not path.is_file():
+        return [f"missing: {name}"]
+    try:
+        stored = plain.unpack(path.read_bytes())
+    except plain.PlainDataError as error:
+        return [f"unreadable: {name} ({error})"]
+    if not isinstance(stored, dict) or set(stored) != set(value):
+        return [f"out of date: {name} (another layout)"]
+    problems = [f"out of date: {name} ({key})" for key in value
+                if key != "cases" and not same(stored[key], value[key])]
+    cases = stored["cases"] if isinstance(stored["cases"], dict) else {}
+    problems += [f"out of date: {name} (the cases of {exercise})"
+                 for exercise in sorted(set(cases) | set(value["cases"]))
+                 if not same(cases.get(exercise), value["cases"].get(exercise))]
+    return problems
