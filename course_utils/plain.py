@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,18 @@ class ModelRef:
 
     path: str
     """Where the receiver finds the ``.keras`` file."""
+
+
+def map_leaves(value: Any, function: Callable[[Any], Any]) -> Any:
+    """``value`` with every leaf of its lists, tuples and mappings replaced by ``function(leaf)``
+    (for example a model and the reference to its file, one way and the other)."""
+    if isinstance(value, list):
+        return [map_leaves(v, function) for v in value]
+    if isinstance(value, tuple):
+        return tuple(map_leaves(v, function) for v in value)
+    if isinstance(value, dict):
+        return {k: map_leaves(v, function) for k, v in value.items()}
+    return function(value)
 
 
 def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int, max_depth: int) -> Any:

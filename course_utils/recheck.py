@@ -65,19 +65,17 @@ def _error(error: BaseException) -> str:
 
 def _load(value: Any, models: dict[str, Any]) -> Any:
     """Arguments as the function takes them: a model reference becomes the loaded model."""
-    if isinstance(value, plain.ModelRef):
-        if value.path not in models:
+
+    def load(leaf: Any) -> Any:
+        if not isinstance(leaf, plain.ModelRef):
+            return leaf
+        if leaf.path not in models:
             import keras
 
-            models[value.path] = keras.models.load_model(value.path)
-        return models[value.path]
-    if isinstance(value, list):
-        return [_load(v, models) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_load(v, models) for v in value)
-    if isinstance(value, dict):
-        return {k: _load(v, models) for k, v in value.items()}
-    return value
+            models[leaf.path] = keras.models.load_model(leaf.path)
+        return models[leaf.path]
+
+    return plain.map_leaves(value, load)
 
 
 def _model(build: Callable[[], Any] | None, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:

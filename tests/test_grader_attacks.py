@@ -126,18 +126,33 @@ for folder in filter(None, (".", "/tmp", "/dev/shm", os.path.expanduser("~"), ru
 '''
 
 
+#: Right only in a kernel with no privileges that sees neither the masters nor the grading
+#: side: not root, no capability at all, no /opt, nothing of the checkout but course_utils.
+UNPRIVILEGED = RIGHT_NEURON + f'''
+import os
+_status = open("/proc/self/status").read()
+_caps = [line.split()[1] for line in _status.splitlines() if line.startswith("Cap")]
+_bad = (os.getuid() == 0 or os.geteuid() == 0 or any(int(c, 16) for c in _caps)
+        or os.path.exists("/opt/") and os.listdir("/opt")
+        or any(os.path.exists(p) for p in ({str(ROOT / "solutions")!r}, {str(ROOT / "grader")!r},
+                                           {str(ROOT / "notebooks")!r})))
+if _bad:
+    del neuron
+'''
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open() as handle:
         return list(csv.DictReader(handle))
 
 
-def _our_processes() -> set[int]:
-    """Processes of this test run: children of pytest, and anything running the grader."""
+def _our_processes(work: Path) -> set[int]:
+    """Processes of this test's run: children of pytest, and anything naming its temporary
+    folder ``work`` (a sandbox or kernel that lost its parent); never another grader's."""
     me = psutil.Process()
     found = {p.pid for p in me.children(recursive=True)}
     for process in psutil.process_iter(["cmdline"]):
-        line = " ".join(process.info["cmdline"] or [])
-        if "nn-python-grade-" in line or "course_grading/launcher.py" in line:
+        if str(work) in " ".join(process.info["cmdline"] or []):
             found.add(process.pid)
     return found
 
@@ -158,7 +173,10 @@ def attacked(tmp_path_factory):
     _save(submissions / "failopen", DATA_NB, _notebook(DATA_NB, FAIL_OPEN))
     _save(submissions / "planter", NEURONS, _notebook(NEURONS, _planter(outside)))
     _save(submissions / "filler", NEURONS, _notebook(NEURONS, FILLER))
-    before = _our_processes()
+    _save(submissions / "unprivileged", NEURONS, _notebook(NEURONS, UNPRIVILEGED))
+    work = tmp_path_factory.mktemp("work")
+    work.chmod(0o755)
+    before = _our_processes(work)
     disk = shutil.disk_usage(tempfile_root()).free
     lowest = [disk]
     done = threading.Event()
@@ -170,14 +188,18 @@ def attacked(tmp_path_factory):
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    import tempfile
+
+    saved, tempfile.tempdir = tempfile.tempdir, str(work)  # the run's folders go below work
     try:
         code = grade.main([str(submissions), "--output", str(output), "--jobs", "2",
                            "--timeout", "60", "--quiet"])
     finally:
+        tempfile.tempdir = saved
         done.set()
         sampler.join()
     time.sleep(1)
-    left = _our_processes() - before
+    left = _our_processes(work) - before
     return {
         "code": code, "outside": outside, "drop": disk - lowest[0],
         "left": [" ".join(psutil.Process(p).cmdline()) for p in left if psutil.pid_exists(p)],
@@ -221,6 +243,10 @@ def test_ten_gigabytes_fill_only_the_capped_scratch(attacked):
     assert attacked["scores"][("filler", "test_neuron")] == 2.0, attacked["problems"]
     # Everything the kernel may write is tmpfs; the disk lost at most the noise of grading.
     assert attacked["drop"] < 300 * 2**20, f"free disk dropped by {attacked['drop']} bytes"
+
+
+def test_the_kernel_holds_no_privilege_and_sees_no_answer_key(attacked):
+    assert attacked["scores"][("unprivileged", "test_neuron")] == 2.0, attacked["problems"]
 
 
 def test_the_run_leaves_no_process_behind(attacked):
@@ -323,3 +349,21 @@ def _cmdline(process: psutil.Process) -> list[str]:
         return process.cmdline()
     except psutil.Error:
         return []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a normal user, a file of one's own is "
+                    "readable in the sandbox; CI runs as root and checks this")
+def test_the_preflight_names_a_file_the_kernels_user_cannot_read(tmp_path, monkeypatch):
+    private = tmp_path / "private" / "mnist.npz"
+    private.parent.mkdir()
+    private.write_bytes(b"not for the kernel")
+    private.chmod(0o600)
+    monkeypatch.setenv("MNIST_PATH", str(private))
+    runtime = sandbox.prepare_runtime(tmp_path / "runtime", 0)
+    problem = sandbox.preflight(sandbox.SandboxSpec(runtime))
+    assert problem and "MNIST_PATH" in problem and str(private) in problem
+
+
+def test_the_preflight_passes_here(tmp_path):
+    runtime = sandbox.prepare_runtime(tmp_path / "runtime", 0)
+    assert sandbox.preflight(sandbox.SandboxSpec(runtime)) is None

@@ -30,9 +30,10 @@ memory (``RLIMIT_DATA``, which counts what a process allocates; ``RLIMIT_AS`` wo
 TensorFlow's large address-space reservations and break it), processes (``RLIMIT_NPROC``) and
 file size, then starts bubblewrap. Run by a normal user, bubblewrap makes a user namespace
 with no capabilities and no further user namespaces. Run by root, bubblewrap keeps only
-``CAP_SETUID``/``CAP_SETGID`` and its first command inside is ``setpriv``, which becomes an
-unprivileged user (ids from :data:`UID_BASE`, one per parallel job: root is exempt from the
-process cap) with no capabilities, no groups and ``no_new_privs``, before any Python runs. The
+``CAP_SETUID``, ``CAP_SETGID`` and ``CAP_SETPCAP``, and its first command inside is
+``setpriv``, which becomes an unprivileged user (ids from :data:`UID_BASE`, one per parallel
+job: root is exempt from the process cap) with no capabilities (an empty bounding set too), no
+groups and ``no_new_privs``, before any Python runs. The
 kernel then starts isolated too (``python -I``, with the grader's own ``course_utils`` first
 on its path and the working folder off it).
 """
@@ -137,12 +138,14 @@ def _namespaces() -> list[str]:
     """bubblewrap's isolation flags. A normal user's sandbox is a user namespace with no
     capabilities at all. Run by root, bubblewrap needs root to reach the files it binds
     (an environment under /root, say) and must not map the kernel to root's ids (root is
-    exempt from the process cap), so it keeps only the two capabilities that
-    :func:`_become_unprivileged` uses, once, to become an unprivileged user."""
+    exempt from the process cap), so it keeps only the three capabilities that
+    :func:`_become_unprivileged` uses, once, to become an unprivileged user and empty the
+    capability bounding set."""
     common = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
               "--unshare-cgroup-try", "--new-session", "--die-with-parent", "--cap-drop", "ALL"]
     if os.geteuid() == 0:
-        return [*common, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        return [*common, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                "--cap-add", "CAP_SETPCAP"]
     return ["--unshare-user", "--disable-userns", *common]
 
 
@@ -277,7 +280,15 @@ def kernel_command(spec: SandboxSpec) -> list[str]:
 _PROBE = """
 import importlib.util, json, os
 import course_utils, course_utils.grading_kernel, ipykernel, numpy
-found = {"course_utils": course_utils.__file__,
+unreadable = []
+for name in ("MNIST_PATH", "COURSE_REFERENCE_MODEL"):
+    path = os.environ.get(name)
+    if path:
+        try:
+            open(path, "rb").close()
+        except OSError as error:
+            unreadable.append(f"{name}={path} ({error.strerror})")
+found = {"course_utils": course_utils.__file__, "unreadable": unreadable,
          "grading_side": importlib.util.find_spec("course_grading.grade") is not None
                          if importlib.util.find_spec("course_grading") else False,
          "uid": os.getuid(), "cwd": os.getcwd()}
@@ -317,6 +328,10 @@ def preflight(spec: SandboxSpec) -> str | None:
                 f"environment that runs the grader")
     if found["grading_side"]:
         return "the grading side (course_grading) is importable inside the sandbox"
+    if found["unreadable"]:
+        who = f"user {spec.uid}" if spec.uid is not None else "your user"
+        return (f"the sandboxed kernel (as {who}) cannot read {', '.join(found['unreadable'])}: "
+                f"make the file readable by others and its folders traversable")
     return None
 
 

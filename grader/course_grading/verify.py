@@ -327,17 +327,15 @@ def verify(submitted: Any, master: Any, names: list[str], execute: Executor, *,
 
 def _sendable(value: Any, model_ref: plain.ModelRef | None) -> Any:
     """Case arguments as plain data: the reference model travels as a reference to its file."""
-    if _is_keras_model(value):
+
+    def send(leaf: Any) -> Any:
+        if not _is_keras_model(leaf):
+            return leaf
         if model_ref is None:
             raise ValueError("a case needs the reference model, and none was given")
         return model_ref
-    if isinstance(value, list):
-        return [_sendable(v, model_ref) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_sendable(v, model_ref) for v in value)
-    if isinstance(value, dict):
-        return {k: _sendable(v, model_ref) for k, v in value.items()}
-    return value
+
+    return plain.map_leaves(value, send)
 
 
 def _as_unit(images: np.ndarray) -> np.ndarray:
