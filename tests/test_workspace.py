@@ -91,7 +91,7 @@ def test_work_folder_is_git_ignored_and_nothing_else_reads_it():
     ignored = subprocess.run(["git", "check-ignore", "-q", "work/01_neurons.ipynb"], cwd=ROOT)
     assert ignored.returncode == 0, "work/ must be git-ignored"
     # The student-version build and the tests work on notebooks/ and solutions/ only.
-    build = (ROOT / "course_utils" / "grading" / "build.py").read_text()
+    build = (ROOT / "grader" / "course_grading" / "build.py").read_text()
     assert '"work"' not in build and "'work'" not in build
     for test in (ROOT / "tests").glob("test_*.py"):
         if test.name in {"test_workspace.py", "test_lab.py", "test_browser.py"}:

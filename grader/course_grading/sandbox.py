@@ -55,6 +55,9 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 from course_grading import launcher
+from course_utils.data import MNIST_PATH_ENV
+from course_utils.mode import GRADING_ENV_VAR
+from course_utils.models import REFERENCE_MODEL_ENV
 
 #: The kernelspec name the grading configuration asks nbgrader to run.
 KERNEL_NAME = "nn-python-sandbox"
@@ -78,7 +81,7 @@ SCRATCH = "/home/student"
 _SYSTEM_DIRS = ("/usr", "/etc", "/lib", "/lib32", "/lib64", "/bin", "/sbin")
 _SYSTEM_PREFIXES = tuple(path + "/" for path in _SYSTEM_DIRS)
 #: The variables that name files or folders the kernel may read.
-_PATH_ENV = ("MNIST_PATH", "FASHION_MNIST_DIR", "COURSE_REFERENCE_MODEL")
+_PATH_ENV = (MNIST_PATH_ENV, "FASHION_MNIST_DIR", REFERENCE_MODEL_ENV)
 _PASSED_ENV = (*_PATH_ENV, "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH")
 #: The grading side's top-level package: never visible inside the sandbox.
 GRADING_PACKAGE = "course_grading"
@@ -236,10 +239,10 @@ def bwrap_command(spec: SandboxSpec) -> list[str]:
     command += ["--chdir", SCRATCH, "--hostname", "sandbox", "--clearenv"]
     env = {"HOME": SCRATCH, "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib",
            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-           "NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2"}
+           GRADING_ENV_VAR: "autograde", "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.update({k: os.environ[k] for k in _PASSED_ENV if k in os.environ})
     if spec.reference_model is not None:
-        env["COURSE_REFERENCE_MODEL"] = str(spec.reference_model)
+        env[REFERENCE_MODEL_ENV] = str(spec.reference_model)
     # Files are bound at their real paths (see _read_only_paths): a path through a symbolic
     # link outside the sandbox would not exist inside it.
     for name in _PATH_ENV:
@@ -281,7 +284,7 @@ _PROBE = """
 import importlib.util, json, os
 import course_utils, course_utils.grading_kernel, ipykernel, numpy
 unreadable = []
-for name in ("MNIST_PATH", "COURSE_REFERENCE_MODEL"):
+for name in ("MNIST_PATH", "COURSE_REFERENCE_MODEL"):  # the names of _PATH_ENV
     path = os.environ.get(name)
     if path:
         try:
