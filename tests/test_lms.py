@@ -326,6 +326,8 @@ def test_moodle_worksheet_is_filled_and_accepted(tmp_path: Path):
     rows = list(csv.DictReader(out.open()))
     assert [r["Full name"] for r in rows] == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
     assert rows[0]["Status"] == "Submitted for grading"  # every other column as downloaded
+    assert rows[0]["Feedback comments"] == ("Late penalty included "
+                                            "(04_data_and_preprocessing: 0.5 point(s)).")
 
 
 def test_moodle_refuses_a_worksheet_without_its_columns(tmp_path: Path):

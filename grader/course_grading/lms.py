@@ -47,7 +47,7 @@ import sys
 import tempfile
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -280,6 +280,8 @@ class Totals:
     points: dict[str, dict[str, float]]
     """``points[student][notebook]``: what the student scored, late penalty and overrides
     included (a notebook not handed in is absent)."""
+    penalties: dict[str, dict[str, float]] = field(default_factory=dict)
+    """``penalties[student][notebook]``: points taken for lateness (``late_penalty`` rows)."""
 
 
 def course_points(solutions: Path) -> dict[str, float]:
@@ -303,7 +305,10 @@ def read_totals(grades_csv: Path, points: dict[str, float] | None = None) -> Tot
     """
     scored: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     worth: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    penalties: dict[str, dict[str, float]] = defaultdict(dict)
     for row in _read_rows(grades_csv):
+        if row["grade_id"] == "late_penalty" and float(row["score"]):
+            penalties[row["student_id"]][row["notebook"]] = -float(row["score"])
         scored[row["student_id"]][row["notebook"]] += float(row["score"])
         worth[row["student_id"]][row["notebook"]] += float(row["max_score"])
     seen = {nb for per in worth.values() for nb in per}
@@ -315,7 +320,7 @@ def read_totals(grades_csv: Path, points: dict[str, float] | None = None) -> Tot
         max_points = {nb: max(per.get(nb, 0.0) for per in worth.values()) for nb in notebooks}
     totals = {student: {nb: max(0.0, got) for nb, got in per.items()}
               for student, per in sorted(scored.items())}
-    return Totals(notebooks, max_points, totals)
+    return Totals(notebooks, max_points, totals, dict(penalties))
 
 
 def _number(value: float) -> str:
@@ -551,6 +556,13 @@ def _fill_worksheet(totals: Totals, worksheet: Path, output: Path, percent, miss
         if student in graded:
             seen.add(student)
             row[MOODLE_GRADE] = _number(round(percent(student) * most / 100, 2))
+            late = totals.penalties.get(student, {})
+            if late and "Feedback comments" in fields:
+                said = "; ".join(f"{Path(nb).stem}: {_number(round(lost, 2))} point(s)"
+                                 for nb, lost in sorted(late.items()))
+                note = f"Late penalty included ({said})."
+                row["Feedback comments"] = " ".join(
+                    part for part in (row.get("Feedback comments", "").strip(), note) if part)
         elif missing == "zero":
             row[MOODLE_GRADE] = "0"
         else:
