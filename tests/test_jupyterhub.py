@@ -165,6 +165,8 @@ def _user_env(user: str, base: Path) -> dict[str, str]:
     }
     if os.environ.get("MNIST_PATH"):
         env["MNIST_PATH"] = os.environ["MNIST_PATH"]
+    if os.environ.get("PYTHONPATH"):  # a developer's checkout ahead of the environment's own
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return env
 
 
