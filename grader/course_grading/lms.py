@@ -1,40 +1,53 @@
-"""Submissions in from where a class hands them in; grades out to the gradebook it reads.
+"""Submissions in from where a class hands them in; grades out in files the LMS imports as they are.
 
 Usage::
 
     python -m course_grading.lms collect {canvas,moodle,exchange} SOURCE --output SUBMISSIONS
-    python -m course_grading.lms totals GRADES_CSV --format {canvas,moodle} --output FILE
-        [--students SUBMISSIONS/students.csv] [--scale {points,percent}]
+        [--worksheet MOODLE_WORKSHEET.csv]
+    python -m course_grading.lms totals GRADES_CSV --format {canvas,moodle-worksheet,moodle}
+        --output FILE [--roster EXPORT_OR_WORKSHEET.csv] [--match COLUMN] [--key {email,idnumber}]
+        [--missing {zero,blank}] [--solutions MASTERS] [--students SUBMISSIONS/students.csv]
+        [--scale {points,percent}]
     python -m course_grading.lms feedback GRADED --course COURSE_DIR [--assignment NAME]
 
 Why it exists: the class-grading command (``python -m course_grading``) reads one folder
 per student, ``<student_id>/<notebook>.ipynb``, and writes ``grades.csv`` with one row per test
-cell. A class rarely hands work in that way, and a gradebook never wants one row per cell:
+cell. A class rarely hands work in that way, and a gradebook never wants one row per cell; and
+an LMS's importer accepts only what its code accepts (read from Canvas's ``GradebookImporter``
+and Moodle's ``assignfeedback_offline`` and ``gradeimport_csv``; ``tests/data/lms/README.md``
+names the files and commits):
 
 - ``collect`` turns a bulk download into that layout. ``canvas``: Canvas's "Download
-  Submissions" zip, flat, one file per student and notebook, named
-  ``<lastfirst>[_LATE]_<user id>_<submission id>_<file name>``, re-submissions with ``-1``,
-  ``-2`` ... before the extension (the highest number is the latest and wins). ``moodle``:
-  Moodle's "Download all submissions" zip, one folder per submission named
-  ``<Full Name>_<participant id>_assignsubmission_file_``. ``exchange``: the ``submitted/``
-  folder of an nbgrader course directory after ``nbgrader collect``
-  (``<student>/<assignment>/<notebook>.ipynb``). File names are matched with nbgrader's own
-  ZipCollect collector (``FileNameCollectorPlugin`` and a ``named_regexp`` giving
-  ``student_id`` and ``file_id``), the convention ``nbgrader zip_collect`` uses. It also
-  writes ``students.csv`` (``student_id,name,source``) so the totals can carry names.
-- ``totals`` sums ``grades.csv`` per student and notebook into a CSV a gradebook imports: one
-  column per notebook plus the total, in points or percentages. ``canvas`` gives Canvas's
-  gradebook import layout (``Student,ID,SIS User ID,SIS Login ID,Section`` then the grade
-  columns, with a ``Points Possible`` row); ``moodle`` gives the columns of Moodle's offline
-  grading worksheet (``Identifier`` as ``Participant <id>``, ``Full name``, the notebook
-  columns, ``Grade`` and ``Maximum Grade``), which Moodle's gradebook CSV import also reads
-  (map ``Identifier`` or ``Full name`` to the user).
+  Submissions" zip, flat, named as ``ContentZipper#get_filename`` does:
+  ``<sortable name>[_LATE]_<user id>_<attachment id>_<file name>``, or
+  ``[LATE_]anon_<anonymous id>_...`` when grading is anonymous (the student id is then
+  ``anon_<id>``); re-submissions with ``-1``, ``-2`` ... before the extension (the highest
+  wins). ``moodle``: Moodle's "Download all submissions" zip, one folder per submission
+  ``<Full Name>_<participant id>_assignsubmission_file_/``, or flat with that prefix before each
+  file's name. ``exchange``: the ``submitted/`` folder of an nbgrader course directory after
+  ``nbgrader collect`` (``<student>/<assignment>/<notebook>.ipynb``). File names are matched
+  with nbgrader's own ZipCollect collector (``FileNameCollectorPlugin`` and a ``named_regexp``),
+  the convention ``nbgrader zip_collect`` uses. It writes ``students.csv``
+  (``student_id,name,source``) and ``submitted.csv`` (``student_id,notebook,submitted_at,late,
+  source``: nbgrader's ``timestamp.txt``, Moodle's worksheet ``Last modified (submission)``,
+  Canvas's ``LATE``), which the late policy reads (``course_grading.term``).
+- ``totals`` sums ``grades.csv`` (late penalties and overrides included) per student and
+  notebook; each notebook is worth its test cells' points in the masters (``--solutions``).
+  ``canvas``: the course's own gradebook export as the roster, its identity columns as exported,
+  one column per notebook (the export's assignment of that title, ``Title (id)``, when there is
+  one), a ``Points Possible`` row, no total (Canvas's importer ignores only its own score
+  columns: a total would become an assignment). ``moodle-worksheet``: the assignment's offline
+  grading worksheet as downloaded, ``Grade`` and ``Last modified (grade)`` filled (the importer
+  requires ``Identifier``, ``Grade`` and ``Last modified (grade)``). ``moodle``: a file for the
+  gradebook's CSV import, keyed by ``Email address`` or ``ID number`` (the import matches users
+  by id, username, ID number or email only).
 - ``feedback`` puts the grader's ``GRADED/feedback/<student>/<notebook>.html`` where nbgrader's
   ``release_feedback`` looks for it in a course directory (``feedback/<student>/<assignment>/``,
   with the ``timestamp.txt`` and ``submission_secret.txt`` of the collected submission), so
   students fetch it from the exchange without a second grading run.
 
-A notebook a student did not hand in scores zero in the totals; its maximum still counts.
+A notebook a student did not hand in scores zero (``--missing blank``: left empty); its points
+still count.
 """
 
 from __future__ import annotations
