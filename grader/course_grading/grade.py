@@ -56,7 +56,7 @@ from course_grading.discovery import (Job, UsageError, collect, course_notebooks
                                       match_notebook)
 from course_grading.flags import Flag
 from course_grading.job import Options, _sandbox_spec, grade_job
-from course_grading.pool import _job_in_child, _workers, stop_workers
+from course_grading.pool import _job_in_child, _workers, kill_jobs, stop_workers
 from course_grading.records import CellGrade, Problem, write_csv
 from course_grading.report import write_report
 from course_grading.term import (AUTOGRADED, Term, TermError, add_term_options, cell_points,
@@ -209,11 +209,16 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                 futures = [pool.submit(_job_in_child, job, number, template, work_dir,
                                        output, options, slots, flags, workers)
                            for number, job in enumerate(found.jobs)]
-                for future in as_completed(futures):
-                    job_grades, job_problems = future.result()
-                    grades += job_grades
-                    problems += job_problems
-                    bar.update(1)
+                try:
+                    for future in as_completed(futures):
+                        job_grades, job_problems = future.result()
+                        grades += job_grades
+                        problems += job_problems
+                        bar.update(1)
+                except BaseException:  # Ctrl-C, SIGTERM, an error: end every job first
+                    kill_jobs()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
     finally:
         stop_workers()
     graded_now, problems_now = list(grades), list(problems)
@@ -330,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, TermError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written; every job and sandbox was ended",
+              file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     graded = {(g.student_id, g.notebook) for g in grades}
