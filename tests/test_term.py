@@ -254,3 +254,18 @@ def test_canvas_late_mark_counts_one_day_and_an_extension_waives_it(tmp_path):
                                       str(submissions)), [NB], cell_points(ROOT / "solutions"))
     assert [(r.student_id, r.days_late, r.penalty_points) for r in late] == [("12345", 1, 0.5)]
     assert late[0].submitted_at == "marked late by the LMS"
+
+
+def test_due_dates_per_notebook_and_for_the_assignment():
+    from course_grading.term import Term, TermError, due_dates, parse_due
+
+    known = ["01_neurons.ipynb", NB]
+    due = parse_due(["2026-12-01T23:59+00:00",
+                     "04_data_and_preprocessing=2026-12-08T12:00+00:00"], known)
+    term = Term(due)
+    assert due_dates(term, "ada", NB, [], known).day == 8
+    assert due_dates(term, "ada", "01_neurons.ipynb", [], known).day == 1
+    with pytest.raises(TermError, match="not a notebook of this course"):
+        parse_due(["05_nope=2026-12-01T00:00"], known)
+    with pytest.raises(TermError, match="not a date"):
+        parse_due(["someday"], known)
