@@ -149,8 +149,9 @@ def _notebook(name: str, known: list[str]) -> str:
 def _rows(path: Path | str | None) -> list[dict[str, str]]:
     if not path or not Path(path).is_file():
         return []
+    # Values are kept exactly: a student id may end in a space (a folder name, as it is).
     with Path(path).open(newline="", encoding="utf-8-sig") as handle:
-        return [{k.strip(): (v or "").strip() for k, v in row.items() if k}
+        return [{k.strip(): v or "" for k, v in row.items() if k}
                 for row in csv.DictReader(handle)]
 
 
@@ -286,6 +287,7 @@ def check_overrides(term: Term, known: list[str], points: dict[tuple[str, str], 
     test cell, a number): ``(line, row, notebook, score)``. Raises :class:`TermError`."""
     checked = []
     for number, row in enumerate(_rows(term.overrides), start=2):
+        row["grade_id"] = row.get("grade_id", "").strip()
         missing = [c for c in ("student_id", "notebook", "grade_id", "score") if not row.get(c)]
         if missing:
             raise TermError(f"{term.overrides}, line {number}: no {', '.join(missing)}")
