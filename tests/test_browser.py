@@ -5,7 +5,8 @@ it with the learner's configuration (binder/learner/) on a free loopback port, a
 Debian's Chromium (/usr/bin/chromium) with Playwright. For every notebook it runs Run All and
 checks what is on the screen: rendered maths (MathJax), tables and figures, no red stderr box
 other than the check's own friendly message. Then it answers 01's exercise wrongly and rightly,
-draws a digit on 09's canvas, and opens a feedback file made by the grader.
+draws a digit on 09's canvas, and opens a feedback file and the class report made by the
+grader.
 
 The kernels are a learner's (not grading mode), reading the MNIST sample shipped with the course
 (6,000 training and 1,000 test digits, as offline learners get), so the notebooks that train do
@@ -400,7 +401,8 @@ def draw_a_digit(page, test: str) -> None:
 
 def test_feedback_html_shows_scores_code_and_message_but_no_hidden_tests(tmp_path, page,
                                                                          request):
-    """One student with a wrong 01, graded by the course's grader; the feedback in a browser."""
+    """One student with a wrong 01, graded by the course's grader; the feedback in a browser,
+    then the run's class report."""
     master = nbformat.read(ROOT / "solutions" / "01_neurons.ipynb", as_version=4)
     student = nbformat.read(ROOT / "notebooks" / "01_neurons.ipynb", as_version=4)
     for cell in student.cells:
@@ -429,10 +431,26 @@ def test_feedback_html_shows_scores_code_and_message_but_no_hidden_tests(tmp_pat
         for cell in master.cells:
             source = cell.source
             if "### BEGIN HIDDEN TESTS" in source:
-                block = source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-                hidden += [line.strip() for line in block.splitlines() if len(line.strip()) > 12]
+                before, rest = source.split("### BEGIN HIDDEN TESTS", 1)
+                block, after = rest.split("### END HIDDEN TESTS", 1)
+                # A visible check that the hidden part repeats reveals nothing.
+                shown = {line.strip() for line in (before + after).splitlines()}
+                hidden += [line.strip() for line in block.splitlines()
+                           if len(line.strip()) > 12 and line.strip() not in shown]
         assert hidden, "01's master has hidden tests to look for"
         leaked = [line for line in hidden if line in seen]
         assert not leaked, f"hidden-test text in the feedback: {leaked}"
+        # The class report of the same run: one self-contained page, its figures drawn.
+        report = tmp_path / "graded" / "report.html"
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        shot(page, request.node.name, "class_report")
+        assert page.locator("h1").inner_text() == "Class report"
+        figures = page.locator("figure img")
+        assert figures.count() >= 1
+        assert all(figures.nth(i).evaluate("(img) => img.complete && img.naturalWidth > 0")
+                   for i in range(figures.count())), "a figure of the report did not render"
+        shown = page.inner_text("body")
+        assert "test_neuron" in shown and "Incorrect" in shown, "the failure messages"
     except AssertionError as error:
         raise AssertionError(f"{error}\n(screenshots in {SCREENSHOTS / request.node.name})")

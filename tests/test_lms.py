@@ -1,7 +1,10 @@
-"""LMS in and out: Canvas and Moodle bulk downloads into the grader's layout, totals out.
+"""LMS in and out: Canvas and Moodle bulk downloads into the grader's layout, grades out.
 
-The archives are built here the way Canvas's "Download Submissions" and Moodle's "Download all
-submissions" lay them out; the notebooks inside are the course's student versions.
+The archives are built here the way Canvas's "Download Submissions" (``lib/content_zipper.rb``)
+and Moodle's "Download all submissions" lay them out; the notebooks inside are the course's
+student versions. The files written for the LMS go through re-implementations of Canvas's and
+Moodle's importers (``tests/lms_importers.py``), with fixtures from their own repositories
+(``tests/data/lms/``).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import lms_importers as lms_rules
 from course_grading import lms
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +38,7 @@ def _notebook(marker: str) -> str:
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "course_grading.lms", *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'grader'}"})
 
 
 def _marker(path: Path) -> str:
@@ -129,43 +134,244 @@ def test_exchange_submitted_folder_lands_in_the_grader_layout(tmp_path: Path):
     assert skipped == ["ada/nn_python/timestamp.txt", "alan/nn_python/timestamp.txt"]
 
 
+def test_canvas_late_and_anonymous_names_are_read(tmp_path: Path):
+    # As ContentZipper#get_filename writes them: <sortable name>[_LATE]_<user id>, or
+    # [LATE_]anon_<anonymous id> when the assignment grades anonymously.
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"lovelaceada_LATE_12345_501_{NB4}", _notebook("ada late"))
+        z.writestr(f"anon_x7Kq2_502_{NB4}", _notebook("anonymous"))
+        z.writestr(f"LATE_anon_Pz9a1_503_{NB4}", _notebook("anonymous late"))
+    out = tmp_path / "s"
+    result = _run("collect", "canvas", str(archive), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "2 marked late by the LMS" in result.stdout
+    assert _marker(out / "anon_x7Kq2" / NB4) == "anonymous"
+    with (out / lms.SUBMITTED).open() as handle:
+        late = {r["student_id"]: r["late"] for r in csv.DictReader(handle)}
+    assert late == {"12345": "yes", "anon_Pz9a1": "yes", "anon_x7Kq2": ""}
+
+
+def test_moodle_flat_download_and_worksheet_times(tmp_path: Path):
+    # "Download submissions in folders" off: the folder's name is the file name's prefix.
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"Ada Lovelace_12345_assignsubmission_file_{NB4}", _notebook("flat ada"))
+        z.writestr(f"Alan Turing_23456_assignsubmission_file_{NB1}", _notebook("flat alan"))
+    worksheet = tmp_path / "worksheet.csv"
+    worksheet.write_text(WORKSHEET)
+    out = tmp_path / "s"
+    result = _run("collect", "moodle", str(archive), "--output", str(out),
+                  "--worksheet", str(worksheet))
+    assert result.returncode == 0, result.stderr
+    assert _marker(out / "12345" / NB4) == "flat ada"
+    with (out / lms.SUBMITTED).open() as handle:
+        times = {r["student_id"]: r["submitted_at"] for r in csv.DictReader(handle)}
+    assert times["12345"].startswith("2026-12-01T21:00")  # Tuesday, 1 December 2026, 9:00 PM
+
+
+def test_exchange_timestamps_are_kept(tmp_path: Path):
+    submitted = tmp_path / "submitted" / "ada" / "nn_python"
+    submitted.mkdir(parents=True)
+    (submitted / NB4).write_text(_notebook("ada"))
+    (submitted / "timestamp.txt").write_text("2026-11-29 05:00:00.000000 UTC")
+    placed, _ = lms.collect("exchange", tmp_path / "submitted", tmp_path / "s")
+    assert placed[0].submitted_at == "2026-11-29T05:00:00+00:00"
+
+
+# --- grades out, against the importers -------------------------------------------------------
+
 GRADES = """student_id,notebook,grade_id,score,max_score
 12345,01_neurons.ipynb,test_neuron,2.0,2.0
 12345,04_data_and_preprocessing.ipynb,test_normalize,2.0,2.0
 12345,04_data_and_preprocessing.ipynb,test_one_hot,3.0,3.0
+12345,04_data_and_preprocessing.ipynb,late_penalty,-0.5,0.0
 23456,04_data_and_preprocessing.ipynb,test_normalize,2.0,2.0
 23456,04_data_and_preprocessing.ipynb,test_one_hot,0.0,3.0
 """
+#: The course's own Canvas gradebook export, as Canvas writes it today: identity columns,
+#: assignment columns ``Title (id)``, then its read-only score columns.
+CANVAS_EXPORT = """Student,ID,SIS User ID,SIS Login ID,Section,01_neurons (101),04_data_and_preprocessing (104),Current Score,Unposted Current Score,Final Score
+    Points Possible,,,,,2.00,5.00,(read only),(read only),(read only)
+"Lovelace, Ada",12345,s-1,ada,NN 2026,,,,,
+"Turing, Alan",23456,s-2,alan,NN 2026,,,,,
+"Hopper, Grace",34567,s-3,grace,NN 2026,,,,,
+"""
+COURSE = lms_rules.CanvasCourse(
+    [lms_rules.CanvasStudent(12345, "Ada Lovelace", "Lovelace, Ada", "s-1", "ada"),
+     lms_rules.CanvasStudent(23456, "Alan Turing", "Turing, Alan", "s-2", "alan"),
+     lms_rules.CanvasStudent(34567, "Grace Hopper", "Hopper, Grace", "s-3", "grace")],
+    {101: "01_neurons", 104: "04_data_and_preprocessing"})
+#: Moodle's offline grading worksheet as downloaded (columns of mod_assign's grading table).
+WORKSHEET = """Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,Last modified (submission),Last modified (grade),Feedback comments
+Participant 12345,Ada Lovelace,ada@example.org,Submitted for grading,,100.00,Yes,"Tuesday, 1 December 2026, 9:00 PM",-,
+Participant 23456,Alan Turing,alan@example.org,Submitted for grading,,100.00,Yes,"Monday, 30 November 2026, 8:00 PM",-,
+Participant 34567,Grace Hopper,grace@example.org,No submission,,100.00,Yes,-,-,
+"""
 
 
-def test_canvas_gradebook_has_points_possible_and_one_column_per_notebook(tmp_path: Path):
-    grades = tmp_path / "grades.csv"
-    grades.write_text(GRADES)
-    students = tmp_path / "students.csv"
-    students.write_text("student_id,name,source\n12345,lovelaceada,canvas\n")
+def _totals(tmp_path: Path, *args: str, grades: str = GRADES) -> subprocess.CompletedProcess:
+    """``lms totals`` for a course that released 01 and 04 (their masters are its source)."""
+    (tmp_path / "grades.csv").write_text(grades)
+    source = tmp_path / "source"
+    source.mkdir(exist_ok=True)
+    for name in (NB1, NB4):
+        shutil.copyfile(ROOT / "solutions" / name, source / name)
+    return _run("totals", str(tmp_path / "grades.csv"), "--solutions", str(source), *args)
+
+
+def test_the_importer_rules_read_canvas_s_own_fixtures():
+    # The re-implementation against Canvas's own spec fixtures, as its specs expect them read.
+    data = ROOT / "tests" / "data" / "lms"
+    course = lms_rules.CanvasCourse(
+        [lms_rules.CanvasStudent(i, n, s) for i, n, s in (
+            (1, "Arthur Miller", "Miller, Arthur"), (2, "William Robesby", "Robesby, William"),
+            (3, "Stacy Mills", "Mills, Stacy"), (4, "Todd Farner", "Farner, Todd"),
+            (5, "Heather Gobesby", "Gobesby, Heather"), (6, "Bill Blend", "Blend, Bill"),
+            (7, "Michael Moore", "Moore, Michael"))], {1: "Assignment 1"})
+    for name in ("canvas_basic_course_with_sis_login_id.csv",
+                 "canvas_valid_gradebook_contents_with_last_and_first_names.csv"):
+        found = lms_rules.canvas_import((data / name).read_text(), course)
+        assert not found.unknown_students, name
+        # "Final Score (read only)" is dropped; "Assignment 1" is the course's, by title.
+        assert [(a.header, a.id) for a in found.assignments] == [
+            ("Assignment 1", 1), ("Comments", None)], name
+    with pytest.raises(lms_rules.InvalidHeaderRow):
+        lms_rules.canvas_import("Name,Login,Score\nAda,ada,1\n", course)
+
+
+def test_canvas_file_from_the_course_export_imports_as_it_is(tmp_path: Path):
+    roster = tmp_path / "export.csv"
+    roster.write_text(CANVAS_EXPORT)
     out = tmp_path / "canvas.csv"
-    result = _run("totals", str(grades), "--format", "canvas", "--students", str(students),
-                  "--output", str(out))
+    result = _totals(tmp_path, "--format", "canvas", "--roster", str(roster),
+                     "--output", str(out))
     assert result.returncode == 0, result.stderr
+    found = lms_rules.canvas_import(out.read_text(), COURSE)
+    # Every column is an existing assignment: no total, no new assignment.
+    assert found.new_assignments == []
+    assert {(a.title, a.points_possible) for a in found.assignments} == {
+        ("01_neurons", "2"), ("04_data_and_preprocessing", "5")}
+    assert found.unknown_students == []
+    grades = {(name, header): grade for (name, header), grade in found.grades.items()}
+    assert grades[("Lovelace, Ada", "04_data_and_preprocessing (104)")] == "4.5"  # late: -0.5
+    assert grades[("Turing, Alan", "01_neurons (101)")] == "0"   # not handed in
+    assert grades[("Hopper, Grace", "01_neurons (101)")] == "0"  # nothing handed in
     rows = list(csv.reader(out.open()))
-    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                       "01_neurons (points)", "04_data_and_preprocessing (points)",
-                       "Total (points)"]
-    assert rows[1] == ["    Points Possible", "", "", "", "", "2", "5", "7"]
-    assert rows[2] == ["lovelaceada", "12345", "", "", "", "2", "5", "7"]
-    # 23456 handed in no 01: zero there, out of the full 7; no name known, so the id.
-    assert rows[3] == ["23456", "23456", "", "", "", "0", "2", "2"]
+    assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert rows[4][:5] == ["Hopper, Grace", "34567", "s-3", "grace", "NN 2026"]
 
 
-def test_moodle_gradebook_in_percent(tmp_path: Path):
-    grades = tmp_path / "grades.csv"
-    grades.write_text(GRADES)
-    out = tmp_path / "moodle.csv"
-    result = _run("totals", str(grades), "--format", "moodle", "--scale", "percent",
-                  "--output", str(out))
+def test_canvas_blank_for_missing_work_when_asked(tmp_path: Path):
+    roster = tmp_path / "export.csv"
+    roster.write_text(CANVAS_EXPORT)
+    out = tmp_path / "canvas.csv"
+    assert _totals(tmp_path, "--format", "canvas", "--roster", str(roster), "--missing",
+                   "blank", "--output", str(out)).returncode == 0
+    found = lms_rules.canvas_import(out.read_text(), COURSE)
+    assert found.grades[("Hopper, Grace", "01_neurons (101)")] == ""
+
+
+def test_hub_user_names_match_canvas_by_sis_login_id(tmp_path: Path):
+    roster = tmp_path / "export.csv"
+    roster.write_text(CANVAS_EXPORT)
+    grades = GRADES.replace("12345,", "ada,").replace("23456,", "alan,")
+    out = tmp_path / "canvas.csv"
+    result = _totals(tmp_path, "--format", "canvas", "--roster", str(roster),
+                     "--output", str(out), grades=grades)
     assert result.returncode == 0, result.stderr
+    found = lms_rules.canvas_import(out.read_text(), COURSE)
+    assert found.unknown_students == []
+    assert found.grades[("Lovelace, Ada", "01_neurons (101)")] == "2"
+    # Without a roster, a hub name goes in SIS Login ID (Canvas's next key after ID).
+    plain = tmp_path / "plain.csv"
+    assert _totals(tmp_path, "--format", "canvas", "--output", str(plain),
+                   grades=grades).returncode == 0
+    found = lms_rules.canvas_import(plain.read_text(), COURSE)
+    assert found.unknown_students == []
+    assert sorted(found.new_assignments) == ["01_neurons (points)",
+                                             "04_data_and_preprocessing (points)"]
+
+
+def test_a_student_missing_from_the_roster_is_named(tmp_path: Path):
+    roster = tmp_path / "export.csv"
+    roster.write_text(CANVAS_EXPORT)
+    result = _totals(tmp_path, "--format", "canvas", "--roster", str(roster), "--output",
+                     str(tmp_path / "c.csv"), grades=GRADES.replace("23456,", "99999,"))
+    assert result.returncode == 1
+    assert "not in the roster, not written: 99999" in result.stderr
+
+
+def test_a_total_column_would_become_an_assignment_in_canvas():
+    # The rule that made the old file wrong: only Canvas's own score columns are ignored.
+    old = ("Student,ID,SIS User ID,SIS Login ID,Section,01_neurons (points),Total (points)\n"
+           "    Points Possible,,,,,2,2\nada,12345,,,,2,2\n")
+    found = lms_rules.canvas_import(old, COURSE)
+    assert "Total (points)" in found.new_assignments
+
+
+def test_moodle_worksheet_is_filled_and_accepted(tmp_path: Path):
+    worksheet = tmp_path / "worksheet.csv"
+    worksheet.write_text(WORKSHEET)
+    out = tmp_path / "filled.csv"
+    result = _totals(tmp_path, "--format", "moodle-worksheet", "--roster", str(worksheet),
+                     "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    participants = {"12345": 1, "23456": 2, "34567": 3}
+    done = lms_rules.moodle_worksheet_import(out.read_text(), participants, 100.0,
+                                             current={2: (10.0, 1_700_000_000)})
+    assert done.accepted
+    # 6.5 of 7 points (a late penalty of 0.5), 2 of 7, nothing handed in: 0.
+    assert done.updated == {1: 92.86, 2: 28.57, 3: 0.0}
     rows = list(csv.DictReader(out.open()))
-    assert rows[1] == {"Identifier": "Participant 23456", "Full name": "23456",
-                       "01_neurons (%)": "0", "04_data_and_preprocessing (%)": "40",
-                       "Grade": "28.57", "Maximum Grade": "100"}
-    assert rows[0]["Grade"] == "100"
+    assert [r["Full name"] for r in rows] == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
+    assert rows[0]["Status"] == "Submitted for grading"  # every other column as downloaded
+    assert rows[0]["Feedback comments"] == ("Late penalty included "
+                                            "(04_data_and_preprocessing: 0.5 point(s)).")
+
+
+def test_moodle_refuses_a_worksheet_without_its_columns(tmp_path: Path):
+    old = "Identifier,Full name,Grade,Maximum Grade\nParticipant 12345,Ada,100,100\n"
+    assert not lms_rules.moodle_worksheet_import(old, {"12345": 1}, 100).accepted
+    bare = tmp_path / "bare.csv"
+    bare.write_text("Identifier,Full name,Grade\n")
+    result = _totals(tmp_path, "--format", "moodle-worksheet", "--roster", str(bare),
+                     "--output", str(tmp_path / "o.csv"))
+    assert result.returncode == 2 and "Last modified (grade)" in result.stderr
+
+
+def test_moodle_keeps_a_grade_changed_after_the_worksheet_was_filled(tmp_path: Path):
+    worksheet = tmp_path / "worksheet.csv"
+    worksheet.write_text(WORKSHEET)
+    out = tmp_path / "filled.csv"
+    assert _totals(tmp_path, "--format", "moodle-worksheet", "--roster", str(worksheet),
+                   "--output", str(out)).returncode == 0
+    later = 4_102_444_800  # 2100: an instructor's edit in Moodle after the file was written
+    done = lms_rules.moodle_worksheet_import(out.read_text(), {"12345": 1}, 100.0,
+                                             current={1: (50.0, later)})
+    assert done.skipped == {1: "grade modified in Moodle since the worksheet's time"}
+
+
+def test_moodle_gradebook_file_is_keyed_by_email(tmp_path: Path):
+    users = [lms_rules.MoodleUser(1, "ada", "ada@example.org"),
+             lms_rules.MoodleUser(2, "alan", "alan@example.org"),
+             lms_rules.MoodleUser(3, "student1", "student1@example.com")]
+    fixture = (ROOT / "tests" / "data" / "lms" / "moodle_grade_import.csv").read_text()
+    ok, grades, _ = lms_rules.moodle_gradebook_import(fixture, users, "Email address",
+                                                      "useremail", {"Manual item 1": "item1"})
+    assert ok and grades == {(3, "item1"): "400"}  # Moodle's own fixture, read as it expects
+    worksheet = tmp_path / "worksheet.csv"
+    worksheet.write_text(WORKSHEET)
+    out = tmp_path / "moodle.csv"
+    result = _totals(tmp_path, "--format", "moodle", "--roster", str(worksheet),
+                     "--scale", "percent", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    ok, grades, error = lms_rules.moodle_gradebook_import(
+        out.read_text(), users, "Email address", "useremail", {"Total (%)": "assignment"})
+    assert ok, error
+    assert grades == {(1, "assignment"): "92.86", (2, "assignment"): "28.57"}
+    # Keyed by the participant number instead, the import finds nobody and stops.
+    ok, _, error = lms_rules.moodle_gradebook_import(
+        "Identifier,Total\nParticipant 12345,5\n", users, "Identifier", "useremail",
+        {"Total": "assignment"})
+    assert not ok and "could not find user" in error

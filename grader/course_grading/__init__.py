@@ -17,7 +17,10 @@ installed only where grading runs, and the grading sandbox never binds it.
 - ``verify``: the re-check of every passed exercise outside the student's kernel, which fails
   closed (its kernel runs ``course_utils.recheck``);
 - ``flags``: what an instructor should look at in a student's code (``flags.csv``);
-- ``lms``: Canvas and Moodle downloads in, gradebook CSVs out (``python -m course_grading.lms``);
+- ``lms``: Canvas and Moodle downloads in, files their importers accept out (``python -m course_grading.lms``);
+- ``term``: due dates, extensions, the late policy, overrides and regrades on top of a run
+  (``python -m course_grading.term``);
+- ``report``: the class report, ``report.html``;
 - ``settings``: the nbgrader configuration shared by all of them and by ``nbgrader_config.py``;
 - ``preprocessors``: the nbgrader preprocessors the settings configure;
 

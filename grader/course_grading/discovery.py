@@ -74,6 +74,8 @@ def _hidden(relative: Path) -> bool:
 
 #: The roster ``course_grading.lms collect`` writes beside the student folders.
 ROSTER = "students.csv"
+#: The files ``course_grading.lms collect`` writes beside the student folders.
+WRITTEN_BY_COLLECT = frozenset({ROSTER, "submitted.csv"})
 
 
 def collect(submissions: Path, known: list[str]) -> Collected:
@@ -85,7 +87,7 @@ def collect(submissions: Path, known: list[str]) -> Collected:
     ignored: list[str] = []
     folders = []
     for path in sorted(submissions.iterdir()):
-        if path.name.startswith(".") or path.name == ROSTER:
+        if path.name.startswith(".") or path.name in WRITTEN_BY_COLLECT:
             ignored.append(path.name)  # hidden, or the names that `lms collect` wrote
         elif path.is_symlink():
             problems.append(Problem("", path.name, NOT_REGULAR))

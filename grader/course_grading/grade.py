@@ -4,6 +4,9 @@ Usage::
 
     python -m course_grading SUBMISSIONS_DIR --output OUT_DIR [--jobs N] [--timeout S]
         [--sandbox | --no-sandbox] [--memory-mb MB] [--max-processes N]
+        [--student ID ...] [--notebook NAME ...] [--due [NOTEBOOK=]WHEN ...]
+        [--extensions CSV] [--late-penalty PERCENT] [--late-cap PERCENT]
+        [--late-cutoff DAYS] [--overrides CSV]
 
 ``SUBMISSIONS_DIR`` holds one folder per student, ``<student_id>/<notebook>.ipynb``, with the
 file names of ``notebooks/`` (any subset; spellings of LMS downloads such as
@@ -11,7 +14,12 @@ file names of ``notebooks/`` (any subset; spellings of LMS downloads such as
 ``04_data_and_preprocessing.ipynb.txt`` are recognised). The command writes:
 
 - ``OUT_DIR/grades.csv``: ``student_id,notebook,grade_id,score,max_score``, one row per
-  autograded test cell of every graded notebook (``notebook`` is the course's name for it);
+  autograded test cell of every graded notebook (``notebook`` is the course's name for it),
+  with the term's rules applied (overrides, a ``late_penalty`` row per late notebook: see
+  ``course_grading.term``); the autograder's own rows are in ``OUT_DIR/autograded.csv``;
+- ``OUT_DIR/flags.csv``: code an instructor should look at (``course_grading.flags``);
+- ``OUT_DIR/late.csv``, ``OUT_DIR/overrides_applied.csv``: late notebooks, overrides applied;
+- ``OUT_DIR/report.html``: the class report (``course_grading.report``);
 - ``OUT_DIR/feedback/<student_id>/<notebook>.html``: nbgrader's feedback, without hidden tests;
 - ``OUT_DIR/problems.csv``: ``student_id,notebook,problem``, every submitted file that could not
   be graded or was graded with trouble (a kernel that died, a cell that timed out or ran out of
@@ -44,11 +52,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from course_grading import sandbox as sandboxing
-from course_grading.discovery import Job, UsageError, collect, course_notebooks
+from course_grading.discovery import (Job, UsageError, collect, course_notebooks,
+                                      match_notebook)
 from course_grading.flags import Flag
 from course_grading.job import Options, _sandbox_spec, grade_job
 from course_grading.pool import _job_in_child, _workers, kill_jobs, stop_workers
 from course_grading.records import CellGrade, Problem, write_csv
+from course_grading.report import write_report
+from course_grading.term import (AUTOGRADED, Term, TermError, add_term_options, cell_points,
+                                 check_overrides, finalize, merge, term_from_args)
 from course_grading.settings import DEFAULT_TIMEOUT
 from course_utils.models import REFERENCE_MODEL_ENV
 
@@ -116,11 +128,18 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                 progress: bool = True, use_sandbox: bool | None = None,
                 memory_mb: int = sandboxing.DEFAULT_MEMORY_MB,
                 max_processes: int = sandboxing.DEFAULT_MAX_PROCESSES,
+                students: list[str] | None = None, notebooks: list[str] | None = None,
+                term: Term | None = None,
                 ) -> tuple[list[CellGrade], list[Problem]]:
     """Grade every submitted notebook in ``submissions``; write CSVs and feedback to ``output``.
 
     ``use_sandbox``: True or None (the default) require the sandbox (UsageError, before any
     student is graded, when it cannot run here); False runs kernels unisolated, on purpose.
+    ``students`` / ``notebooks``: grade only these (a regrade); when ``output`` holds an
+    earlier run, its rows and feedback for everyone else are kept and the CSVs merged.
+    ``term``: due dates, extensions, late policy and overrides (:mod:`course_grading.term`;
+    default: the settings kept in ``output`` by an earlier run). Returns the rows of this
+    run's grading (before the term's rules).
     """
     from tqdm import tqdm
 
@@ -131,6 +150,9 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
         raise UsageError(f"--solutions {solutions}: no master notebooks (NN_name.ipynb) there; "
                          f"give the folder of the course's masters.")
     found = collect(submissions, known)
+    chosen = _chosen(found, students, notebooks, known)
+    if chosen is not None:
+        found = chosen
     if found.ignored:
         print(f"Ignored {len(found.ignored)} hidden or checkpoint file(s) and folder(s) "
               f"(names starting with '.', such as .ipynb_checkpoints).")
@@ -148,8 +170,19 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
         print("WARNING: grading WITHOUT a sandbox (--no-sandbox): student code runs with your "
               "rights and can read and write your files and use the network.", file=sys.stderr)
     output.mkdir(parents=True, exist_ok=True)
-    for stale in ("feedback", "logs"):
-        shutil.rmtree(output / stale, ignore_errors=True)
+    regrade = chosen is not None and (output / AUTOGRADED).is_file()
+    pairs = {(job.student_id, job.notebook) for job in found.jobs}
+    pairs |= {(p.student_id, match_notebook(p.notebook, known) or p.notebook)
+              for p in found.problems}
+    if regrade:  # only the regraded notebooks' feedback and logs go
+        for student, notebook in pairs:
+            stem = notebook[:-len(".ipynb")]
+            for stale in (output / "feedback" / student / f"{stem}.html",
+                          *(output / "logs" / student).glob(f"{stem}.*")):
+                stale.unlink(missing_ok=True)
+    else:
+        for stale in ("feedback", "logs"):
+            shutil.rmtree(output / stale, ignore_errors=True)
     grades: list[CellGrade] = []
     problems = list(found.problems)
     slots: queue.Queue = queue.Queue()
@@ -188,13 +221,51 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                     raise
     finally:
         stop_workers()
+    graded_now, problems_now = list(grades), list(problems)
+    if regrade:
+        grades, problems, flags = merge(output, pairs, grades, problems, flags, known)
     grades.sort(key=lambda g: (g.student_id, g.notebook, g.grade_id))
     problems.sort(key=lambda p: (p.student_id, p.notebook))
-    write_csv(output / "grades.csv", CellGrade, grades)
+    write_csv(output / AUTOGRADED, CellGrade, grades)
     write_csv(output / "problems.csv", Problem, problems)
     flags.sort(key=lambda f: (f.student_id, f.notebook, f.cell))
     write_csv(output / "flags.csv", Flag, flags)
-    return grades, problems
+    term = (term or Term.load(output)).updated(submissions=submissions)
+    finalize(output, term, known, cell_points(solutions))
+    term.save(output)
+    write_report(output, solutions, submissions)
+    return graded_now, problems_now
+
+
+def _chosen(found, students: list[str] | None, notebooks: list[str] | None,  # noqa: ANN001
+            known: list[str]):
+    """``found`` narrowed to the students and notebooks asked for (None: no narrowing)."""
+    if not students and not notebooks:
+        return None
+    from course_grading.discovery import Collected
+
+    wanted = None
+    if notebooks:
+        wanted = set()
+        for name in notebooks:
+            match = match_notebook(name if name.lower().endswith(".ipynb") else f"{name}.ipynb",
+                                   known)
+            if match is None:
+                raise UsageError(f"--notebook {name}: not a notebook of this course")
+            wanted.add(match)
+    present = {job.student_id for job in found.jobs} | {p.student_id for p in found.problems}
+    absent = sorted(set(students or []) - present)
+    if absent:
+        raise UsageError(f"--student {', '.join(absent)}: no such folder in the submissions")
+
+    def keep(student: str, notebook: str | None) -> bool:
+        return (not students or student in students) and \
+            (wanted is None or notebook is None or notebook in wanted)
+
+    return Collected([j for j in found.jobs if keep(j.student_id, j.notebook)],
+                     [p for p in found.problems
+                      if keep(p.student_id, match_notebook(p.notebook, known))],
+                     found.ignored)
 
 
 def exit_status(grades: list[CellGrade], problems: list[Problem]) -> int:
@@ -231,6 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-processes", type=int, default=sandboxing.DEFAULT_MAX_PROCESSES,
                         help=f"process and thread cap of a sandboxed kernel "
                              f"(default {sandboxing.DEFAULT_MAX_PROCESSES})")
+    parser.add_argument("--student", action="append", metavar="ID",
+                        help="grade only this student's folder (repeat for more): a regrade "
+                             "into an existing --output keeps everyone else's grades, "
+                             "problems, flags and feedback and merges the CSVs")
+    parser.add_argument("--notebook", action="append", metavar="NAME",
+                        help="grade only this notebook (01_neurons or 01_neurons.ipynb; "
+                             "repeat for more), alone or with --student")
+    add_term_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     try:
         args = parser.parse_args(argv)
@@ -245,11 +324,15 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
+        known = course_notebooks(args.solutions)
+        term = term_from_args(args, Term.load(args.output), known)
+        check_overrides(term, known, cell_points(args.solutions))  # before any grading
         grades, problems = grade_class(
             args.submissions, args.output, jobs=args.jobs, timeout=args.timeout,
             solutions=args.solutions, progress=not args.quiet, use_sandbox=args.sandbox,
-            memory_mb=args.memory_mb, max_processes=args.max_processes)
-    except UsageError as error:
+            memory_mb=args.memory_mb, max_processes=args.max_processes,
+            students=args.student, notebooks=args.notebook, term=term)
+    except (UsageError, TermError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -264,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.output / 'grades.csv'}.")
     if problems:
         print(f"{len(problems)} file(s) listed in {args.output / 'problems.csv'}.")
+    print(f"Class report: {args.output / 'report.html'}.")
     return exit_status(grades, problems)
 
 

@@ -90,6 +90,7 @@ def grade_job(job: Job, template: Path, work: Path, output: Path, options: Optio
         trouble = _trouble(autograded, log, options)
         if trouble:
             problems.append(Problem(job.student_id, name, f"graded, but {trouble}"))
+        _write_messages(autograded, output / _log_name(job).replace(".log", MESSAGES_SUFFIX))
         master = course / "source" / ASSIGNMENT / job.notebook
         started = time.perf_counter()
         found_flags, disagreements, failure = _flag_and_verify(job, master, course, options,
@@ -252,6 +253,31 @@ def feedback_leaks(html_text: str, master_path: Path) -> list[str]:
     master = nbformat.read(master_path, as_version=4)
     text = html_module.unescape(re.sub(r"<[^>]+>", "", html_text))
     return quoted_lines(text, hidden_test_lines(master.cells))
+
+
+#: Beside each log: the failure message of each failed test cell, for the class report.
+MESSAGES_SUFFIX = ".messages.json"
+
+
+def _write_messages(autograded: Path, target: Path) -> None:
+    """Each failed test cell's message (``AssertionError: Incorrect: ...``, first line), by
+    grade id, as the autograded notebook shows it: the contract's own words."""
+    import json
+
+    import nbformat
+
+    messages = {}
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]
+                messages[meta["grade_id"]] = f"{output.get('ename', 'Error')}: {first}"[:300]
+                break
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(messages))
 
 
 def _log_name(job: Job) -> str:

@@ -1,40 +1,53 @@
-"""Submissions in from where a class hands them in; grades out to the gradebook it reads.
+"""Submissions in from where a class hands them in; grades out in files the LMS imports as they are.
 
 Usage::
 
     python -m course_grading.lms collect {canvas,moodle,exchange} SOURCE --output SUBMISSIONS
-    python -m course_grading.lms totals GRADES_CSV --format {canvas,moodle} --output FILE
-        [--students SUBMISSIONS/students.csv] [--scale {points,percent}]
+        [--worksheet MOODLE_WORKSHEET.csv]
+    python -m course_grading.lms totals GRADES_CSV --format {canvas,moodle-worksheet,moodle}
+        --output FILE [--roster EXPORT_OR_WORKSHEET.csv] [--match COLUMN] [--key {email,idnumber}]
+        [--missing {zero,blank}] [--solutions MASTERS] [--students SUBMISSIONS/students.csv]
+        [--scale {points,percent}]
     python -m course_grading.lms feedback GRADED --course COURSE_DIR [--assignment NAME]
 
 Why it exists: the class-grading command (``python -m course_grading``) reads one folder
 per student, ``<student_id>/<notebook>.ipynb``, and writes ``grades.csv`` with one row per test
-cell. A class rarely hands work in that way, and a gradebook never wants one row per cell:
+cell. A class rarely hands work in that way, and a gradebook never wants one row per cell; and
+an LMS's importer accepts only what its code accepts (read from Canvas's ``GradebookImporter``
+and Moodle's ``assignfeedback_offline`` and ``gradeimport_csv``; ``tests/data/lms/README.md``
+names the files and commits):
 
 - ``collect`` turns a bulk download into that layout. ``canvas``: Canvas's "Download
-  Submissions" zip, flat, one file per student and notebook, named
-  ``<lastfirst>[_LATE]_<user id>_<submission id>_<file name>``, re-submissions with ``-1``,
-  ``-2`` ... before the extension (the highest number is the latest and wins). ``moodle``:
-  Moodle's "Download all submissions" zip, one folder per submission named
-  ``<Full Name>_<participant id>_assignsubmission_file_``. ``exchange``: the ``submitted/``
-  folder of an nbgrader course directory after ``nbgrader collect``
-  (``<student>/<assignment>/<notebook>.ipynb``). File names are matched with nbgrader's own
-  ZipCollect collector (``FileNameCollectorPlugin`` and a ``named_regexp`` giving
-  ``student_id`` and ``file_id``), the convention ``nbgrader zip_collect`` uses. It also
-  writes ``students.csv`` (``student_id,name,source``) so the totals can carry names.
-- ``totals`` sums ``grades.csv`` per student and notebook into a CSV a gradebook imports: one
-  column per notebook plus the total, in points or percentages. ``canvas`` gives Canvas's
-  gradebook import layout (``Student,ID,SIS User ID,SIS Login ID,Section`` then the grade
-  columns, with a ``Points Possible`` row); ``moodle`` gives the columns of Moodle's offline
-  grading worksheet (``Identifier`` as ``Participant <id>``, ``Full name``, the notebook
-  columns, ``Grade`` and ``Maximum Grade``), which Moodle's gradebook CSV import also reads
-  (map ``Identifier`` or ``Full name`` to the user).
+  Submissions" zip, flat, named as ``ContentZipper#get_filename`` does:
+  ``<sortable name>[_LATE]_<user id>_<attachment id>_<file name>``, or
+  ``[LATE_]anon_<anonymous id>_...`` when grading is anonymous (the student id is then
+  ``anon_<id>``); re-submissions with ``-1``, ``-2`` ... before the extension (the highest
+  wins). ``moodle``: Moodle's "Download all submissions" zip, one folder per submission
+  ``<Full Name>_<participant id>_assignsubmission_file_/``, or flat with that prefix before each
+  file's name. ``exchange``: the ``submitted/`` folder of an nbgrader course directory after
+  ``nbgrader collect`` (``<student>/<assignment>/<notebook>.ipynb``). File names are matched
+  with nbgrader's own ZipCollect collector (``FileNameCollectorPlugin`` and a ``named_regexp``),
+  the convention ``nbgrader zip_collect`` uses. It writes ``students.csv``
+  (``student_id,name,source``) and ``submitted.csv`` (``student_id,notebook,submitted_at,late,
+  source``: nbgrader's ``timestamp.txt``, Moodle's worksheet ``Last modified (submission)``,
+  Canvas's ``LATE``), which the late policy reads (``course_grading.term``).
+- ``totals`` sums ``grades.csv`` (late penalties and overrides included) per student and
+  notebook; each notebook is worth its test cells' points in the masters (``--solutions``).
+  ``canvas``: the course's own gradebook export as the roster, its identity columns as exported,
+  one column per notebook (the export's assignment of that title, ``Title (id)``, when there is
+  one), a ``Points Possible`` row, no total (Canvas's importer ignores only its own score
+  columns: a total would become an assignment). ``moodle-worksheet``: the assignment's offline
+  grading worksheet as downloaded, ``Grade`` and ``Last modified (grade)`` filled (the importer
+  requires ``Identifier``, ``Grade`` and ``Last modified (grade)``). ``moodle``: a file for the
+  gradebook's CSV import, keyed by ``Email address`` or ``ID number`` (the import matches users
+  by id, username, ID number or email only).
 - ``feedback`` puts the grader's ``GRADED/feedback/<student>/<notebook>.html`` where nbgrader's
   ``release_feedback`` looks for it in a course directory (``feedback/<student>/<assignment>/``,
   with the ``timestamp.txt`` and ``submission_secret.txt`` of the collected submission), so
   students fetch it from the exchange without a second grading run.
 
-A notebook a student did not hand in scores zero in the totals; its maximum still counts.
+A notebook a student did not hand in scores zero (``--missing blank``: left empty); its points
+still count.
 """
 
 from __future__ import annotations
@@ -47,15 +60,22 @@ import sys
 import tempfile
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 #: ZipCollect ``named_regexp`` for Canvas's file names (matched against the path, as nbgrader
-#: does). ``attempt`` is Canvas's re-submission suffix.
-CANVAS_REGEXP = (r"(?:.*/)?(?P<name>[^/_]+)(?:_(?i:late))?_(?P<student_id>\d+)_(?P<submission_id>\d+)_"
+#: does). Canvas's ``ContentZipper#get_filename`` joins the sortable name (lower case, no
+#: punctuation), ``LATE`` for late work, and the user id, or ``anon_<anonymous id>`` with no name
+#: when the assignment grades anonymously; then the attachment id and the file's name.
+#: ``attempt`` is the ``-1``, ``-2`` suffix of a re-submission.
+CANVAS_REGEXP = (r"(?:.*/)?(?:(?P<name>[^/_]+)_)??(?:(?P<late>(?i:late))_)?"
+                 r"(?P<student_id>anon_[0-9A-Za-z]+|\d+)_(?P<submission_id>\d+)_"
                  r"(?P<file_id>[^/]+?)(?:-(?P<attempt>\d+))?\.ipynb$")
-#: ZipCollect ``named_regexp`` for Moodle's per-submission folders.
-MOODLE_REGEXP = (r"(?:.*/)?(?P<name>[^/]+)_(?P<student_id>\d+)_assignsubmission_file_/"
+#: ZipCollect ``named_regexp`` for Moodle's downloads: with "Download submissions in folders"
+#: on, one folder per submission ``<Full Name>_<participant id>_assignsubmission_file_/``; off,
+#: the same prefix before each file's name, flat.
+MOODLE_REGEXP = (r"(?:.*/)?(?P<name>[^/]+?)_(?P<student_id>\d+)_assignsubmission_file_/?"
                  r"(?:.*/)?(?P<file_id>[^/]+)\.ipynb$")
 #: ZipCollect ``named_regexp`` for an nbgrader course's ``submitted/`` folder.
 EXCHANGE_REGEXP = r"(?:.*/)?(?P<student_id>[^/]+)/(?P<assignment>[^/]+)/(?P<file_id>[^/]+)\.ipynb$"
@@ -68,13 +88,23 @@ class Collected:
     """One notebook placed in the grader's layout."""
 
     student_id: str
-    """The student's id: Canvas user id, Moodle participant id, or the exchange user name."""
+    """The student's id: Canvas user id (``anon_<id>`` when graded anonymously), Moodle
+    participant id, or the exchange user name."""
     name: str
-    """The student's name as the download spells it (empty for the exchange)."""
+    """The student's name as the download spells it (empty for the exchange and anonymous)."""
     notebook: str
     """The notebook's file name in the grader's layout."""
     source: str
     """The path of the file inside the download it came from."""
+    submitted_at: str = ""
+    """When it was handed in (ISO 8601, UTC), when the download says: nbgrader's
+    ``timestamp.txt``, or Moodle's worksheet ``Last modified (submission)``; else empty."""
+    late: bool = False
+    """The LMS marked it late (Canvas's ``LATE`` in the file name)."""
+
+
+#: What ``collect`` writes beside the student folders: when each notebook was handed in.
+SUBMITTED = "submitted.csv"
 
 
 def _collector(source: str):
@@ -84,13 +114,29 @@ def _collector(source: str):
     return FileNameCollectorPlugin(named_regexp=REGEXPS[source])
 
 
-def collect(source: str, download: Path, output: Path) -> tuple[list[Collected], list[str]]:
+def _exchange_time(folder: Path) -> str:
+    """nbgrader's ``timestamp.txt`` of a collected submission, as ISO 8601 UTC (or empty)."""
+    stamp = folder / "timestamp.txt"
+    if not stamp.is_file():
+        return ""
+    from course_grading.term import parse_time
+
+    try:
+        return parse_time(stamp.read_text().strip()).isoformat()
+    except ValueError:
+        return ""
+
+
+def collect(source: str, download: Path, output: Path, *,
+            worksheet: Path | None = None) -> tuple[list[Collected], list[str]]:
     """Copy the notebooks of a bulk download into ``output/<student_id>/<notebook>.ipynb``.
 
     Args:
         source: ``canvas``, ``moodle`` or ``exchange`` (see the module docstring).
         download: the zip file as downloaded (a folder of its extracted files also works).
         output: the submissions folder the grader reads; made if missing.
+        worksheet: Moodle only: the assignment's offline grading worksheet, whose
+            ``Last modified (submission)`` gives each participant's submission time.
 
     Returns:
         The notebooks placed, and the files skipped (not notebooks, or names that do not
@@ -99,6 +145,7 @@ def collect(source: str, download: Path, output: Path) -> tuple[list[Collected],
     if source not in REGEXPS:
         raise ValueError(f"unknown source {source!r}: choose from {', '.join(REGEXPS)}")
     collector = _collector(source)
+    moodle_times = _worksheet_times(worksheet) if worksheet else {}
     with tempfile.TemporaryDirectory(prefix="nn-python-lms-") as tmp:
         if download.is_file():
             with zipfile.ZipFile(download) as archive:
@@ -108,7 +155,7 @@ def collect(source: str, download: Path, output: Path) -> tuple[list[Collected],
             root = download
         else:
             raise FileNotFoundError(f"{download} is neither a zip file nor a folder")
-        chosen: dict[tuple[str, str], tuple[int, Path, str]] = {}
+        chosen: dict[tuple[str, str], tuple[int, Path, dict]] = {}
         skipped: list[str] = []
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             relative = path.relative_to(root).as_posix()
@@ -122,16 +169,54 @@ def collect(source: str, download: Path, output: Path) -> tuple[list[Collected],
             attempt = int(info.get("attempt") or 0)
             key = (info["student_id"], notebook)
             if key not in chosen or attempt >= chosen[key][0]:
-                chosen[key] = (attempt, path, info.get("name") or "")
+                chosen[key] = (attempt, path, info)
         placed = []
-        for (student, notebook), (_, path, name) in sorted(chosen.items()):
+        for (student, notebook), (_, path, info) in sorted(chosen.items()):
             target = output / student / notebook
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-            placed.append(Collected(student, name, notebook, path.relative_to(root).as_posix()))
+            when = (_exchange_time(path.parent) if source == "exchange"
+                    else moodle_times.get(student, ""))
+            placed.append(Collected(student, info.get("name") or "", notebook,
+                                    path.relative_to(root).as_posix(), when,
+                                    bool(info.get("late"))))
     if placed:
         _write_students(output / "students.csv", placed, source)
+        _write_submitted(output / SUBMITTED, placed, source)
     return placed, skipped
+
+
+def _worksheet_times(worksheet: Path) -> dict[str, str]:
+    """Participant id to ``Last modified (submission)`` (ISO 8601) from a Moodle worksheet."""
+    from course_grading.term import parse_time
+
+    times = {}
+    for row in _read_rows(worksheet):
+        ident = row.get(MOODLE_ID, "")
+        when = row.get("Last modified (submission)", "").strip()
+        if ident.startswith(MOODLE_PARTICIPANT) and when and when != "-":
+            try:
+                times[ident[len(MOODLE_PARTICIPANT):]] = parse_time(when).isoformat()
+            except ValueError:
+                continue
+    return times
+
+
+def _write_submitted(path: Path, placed: list[Collected], source: str) -> None:
+    rows = {(item.student_id, item.notebook): item for item in placed}
+    if path.is_file():  # keep what an earlier collect into the same folder found
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                rows.setdefault((row["student_id"], row["notebook"]), Collected(
+                    row["student_id"], "", row["notebook"], "", row["submitted_at"],
+                    row["late"] == "yes"))
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "notebook", "submitted_at", "late", "source"])
+        for key in sorted(rows):
+            item = rows[key]
+            writer.writerow([item.student_id, item.notebook, item.submitted_at,
+                             "yes" if item.late else "", source])
 
 
 def _safe_extract(archive: zipfile.ZipFile, target: Path) -> None:
@@ -183,94 +268,331 @@ def place_feedback(graded: Path, course: Path, assignment: str) -> list[Path]:
 
 # --- grades out ------------------------------------------------------------------------------
 
+#: Moodle's worksheet columns its importer requires (``assignfeedback_offline_grade_importer``:
+#: ``get_string('recordid', 'assign')``, ``get_string('grade')``,
+#: ``get_string('lastmodifiedgrade', 'assign')``) and the prefix of ``Identifier``
+#: (``get_string('hiddenuser', 'assign')``), which the importer strips to find the participant.
+MOODLE_ID, MOODLE_GRADE, MOODLE_MODIFIED = "Identifier", "Grade", "Last modified (grade)"
+MOODLE_PARTICIPANT = "Participant "
+#: ``userdate``'s ``strftimedatetime`` in English, as the worksheet is downloaded; PHP's
+#: ``strtotime`` reads it back.
+MOODLE_TIME = "%A, %d %B %Y, %I:%M %p"
+#: The identity columns of Canvas's gradebook export (``GradebookImporter``'s reserved names).
+CANVAS_IDENTITY = ("Student", "LastName", "FirstName", "ID", "SIS User ID", "SIS Login ID",
+                   "Section", "Integration ID", "Root Account")
+
+
 @dataclass(frozen=True)
 class Totals:
     """Per-student points per notebook, from ``grades.csv``."""
 
     notebooks: list[str]
-    """Every notebook seen in ``grades.csv``, sorted."""
+    """Every notebook of the course (from the masters), else every one seen, sorted."""
     max_points: dict[str, float]
-    """Points each notebook is worth (the largest total seen for it)."""
+    """Points each notebook is worth: its test cells' points in the masters."""
     points: dict[str, dict[str, float]]
-    """``points[student][notebook]``: what the student scored (0 when not handed in)."""
+    """``points[student][notebook]``: what the student scored, late penalty and overrides
+    included (a notebook not handed in is absent)."""
+    penalties: dict[str, dict[str, float]] = field(default_factory=dict)
+    """``penalties[student][notebook]``: points taken for lateness (``late_penalty`` rows)."""
 
 
-def read_totals(grades_csv: Path) -> Totals:
-    """Sum the cells of ``grades.csv`` (``student_id,notebook,grade_id,score,max_score``)."""
+def course_points(solutions: Path) -> dict[str, float]:
+    """Points of each master notebook: the sum of its autograded test cells' points."""
+    import nbformat
+
+    points = {}
+    for path in sorted(solutions.glob("[0-9][0-9]_*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        points[path.name] = float(sum(
+            cell.metadata.get("nbgrader", {}).get("points", 0) for cell in cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")))
+    return points
+
+
+def read_totals(grades_csv: Path, points: dict[str, float] | None = None) -> Totals:
+    """Sum the rows of ``grades.csv`` (``student_id,notebook,grade_id,score,max_score``).
+
+    ``points``: what each notebook is worth (:func:`course_points`); without it, the largest
+    total of ``max_score`` seen for it.
+    """
     scored: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     worth: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    with grades_csv.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            scored[row["student_id"]][row["notebook"]] += float(row["score"])
-            worth[row["student_id"]][row["notebook"]] += float(row["max_score"])
-    notebooks = sorted({nb for per in worth.values() for nb in per})
-    max_points = {nb: max(per.get(nb, 0.0) for per in worth.values()) for nb in notebooks}
-    points = {student: {nb: scored[student].get(nb, 0.0) for nb in notebooks}
-              for student in sorted(worth)}
-    return Totals(notebooks, max_points, points)
+    penalties: dict[str, dict[str, float]] = defaultdict(dict)
+    for row in _read_rows(grades_csv):
+        if row["grade_id"] == "late_penalty" and float(row["score"]):
+            penalties[row["student_id"]][row["notebook"]] = -float(row["score"])
+        scored[row["student_id"]][row["notebook"]] += float(row["score"])
+        worth[row["student_id"]][row["notebook"]] += float(row["max_score"])
+    seen = {nb for per in worth.values() for nb in per}
+    if points:
+        notebooks = sorted(points)
+        max_points = dict(points)
+    else:
+        notebooks = sorted(seen)
+        max_points = {nb: max(per.get(nb, 0.0) for per in worth.values()) for nb in notebooks}
+    totals = {student: {nb: max(0.0, got) for nb, got in per.items()}
+              for student, per in sorted(scored.items())}
+    return Totals(notebooks, max_points, totals, dict(penalties))
 
 
 def _number(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
 
 
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle))
+
+
 def _read_names(students_csv: Path | None) -> dict[str, str]:
     if students_csv is None or not students_csv.is_file():
         return {}
-    with students_csv.open(newline="") as handle:
-        return {row["student_id"]: row["name"] for row in csv.DictReader(handle)}
+    return {row["student_id"]: row["name"] for row in _read_rows(students_csv)}
+
+
+class RosterError(ValueError):
+    """A roster or worksheet cannot be used, or students cannot be matched (message says)."""
+
+
+@dataclass(frozen=True)
+class CanvasRoster:
+    """A course's own Canvas gradebook export: who is in the course, as Canvas names them."""
+
+    identity: list[str]
+    """The leading identity columns as exported (``Student``, ``ID``, ``SIS User ID``,
+    ``SIS Login ID``, ``Section``, ...)."""
+    assignments: list[str]
+    """The assignment columns' headers (``Title (id)``), read-only score columns left out."""
+    students: list[dict[str, str]]
+    """One row per student: identity column to value, as exported."""
+
+
+def read_canvas_roster(path: Path) -> CanvasRoster:
+    """Read a Canvas gradebook export (Grades -> Export -> CSV)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    if not rows or len(rows[0]) < 3 or "Student" not in rows[0][0] and rows[0][0] != "LastName":
+        raise RosterError(f"{path}: not a Canvas gradebook export (its first column is "
+                          f"'Student')")
+    header = rows[0]
+    count = 0
+    while count < len(header) and header[count] in CANVAS_IDENTITY:
+        count += 1
+    identity = header[:count]
+    readonly = re.compile("|".join(re.escape(h) for h in CANVAS_READ_ONLY))
+    assignments = [h for h in header[count:] if not readonly.search(h)]
+    students = []
+    for row in rows[1:]:
+        first = row[0] if row else ""
+        if "Points Possible" in first or all(
+                re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c, re.I) for c in row):
+            continue
+        students.append(dict(zip(identity, row[:count])))
+    return CanvasRoster(identity, assignments, students)
+
+
+#: Canvas's ``NON_ASSIGNMENT_COLUMN_HEADERS``: the export's own score columns, which its
+#: importer ignores (also with ``Unposted`` before them).
+CANVAS_READ_ONLY = ("Current Score", "Current Points", "Current Grade", "Final Score",
+                    "Final Points", "Final Grade", "Override Score", "Override Grade",
+                    "Override Status")
+
+
+def _title_and_id(header: str) -> tuple[str, str | None]:
+    """Canvas's ``Assignment.title_and_id``: ``"Title (123)"`` -> ``("Title", "123")``."""
+    found = re.fullmatch(r"(.*)\s\((\d+)\)", header, re.S)
+    return (found[1], found[2]) if found else (header, None)
+
+
+def canvas_columns(notebooks: list[str], assignments: list[str]) -> list[str]:
+    """The column header for each notebook: an existing assignment of the export whose title
+    is the notebook's name (``01_neurons`` or ``01_neurons (4321)``), else the name (Canvas
+    makes a new assignment of it on the first import)."""
+    titles = {_title_and_id(h)[0].strip().lower(): h for h in assignments}
+    return [titles.get(Path(nb).stem.lower(), Path(nb).stem) for nb in notebooks]
+
+
+def match_canvas(roster: CanvasRoster, students: list[str], column: str | None
+                 ) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Each graded student's roster row: by Canvas ``ID`` (a Canvas download's ids), else by
+    ``column`` (default ``SIS Login ID``, where hub user names usually are), else by
+    ``SIS User ID``. Returns the matches and the students not found."""
+    keys = [k for k in ("ID", column or "SIS Login ID", "SIS User ID") if k]
+    for key in keys[1:]:
+        if key not in roster.identity and column:
+            raise RosterError(f"the roster has no column {key!r}: it has "
+                              f"{', '.join(roster.identity)}")
+    matched, unknown = {}, []
+    for student in students:
+        row = next((r for key in keys for r in roster.students
+                    if r.get(key, "").strip() and r.get(key, "").strip() == student), None)
+        if row is None:
+            unknown.append(student)
+        else:
+            matched[student] = row
+    return matched, unknown
 
 
 def write_gradebook(totals: Totals, output: Path, *, format: str, scale: str = "points",
-                    names: dict[str, str] | None = None) -> None:
-    """Write ``totals`` as a gradebook import CSV.
+                    names: dict[str, str] | None = None, roster: Path | None = None,
+                    match: str | None = None, missing: str = "zero", key: str = "email",
+                    now: datetime | None = None) -> list[str]:
+    """Write ``totals`` as a file the LMS imports as it is.
 
     Args:
         totals: from :func:`read_totals`.
         output: the CSV file to write.
-        format: ``canvas`` or ``moodle`` (the column layouts in the module docstring).
-        scale: ``points`` (what each notebook is worth) or ``percent`` (every column out of 100).
-        names: student id to display name, from ``students.csv``.
+        format: ``canvas`` (gradebook import), ``moodle-worksheet`` (the assignment's offline
+            grading worksheet, filled) or ``moodle`` (gradebook CSV import keyed by email or
+            ID number).
+        scale: ``points`` (what each notebook is worth) or ``percent`` (out of 100).
+        names: student id to display name, from ``students.csv`` (used without a roster).
+        roster: ``canvas``: the course's gradebook export; ``moodle-worksheet``: the
+            downloaded worksheet (required); ``moodle``: a worksheet or a participants CSV
+            with ``Email address`` / ``ID number`` for each participant.
+        match: ``canvas``: the roster column holding the grader's student ids when they are
+            not Canvas ids (default ``SIS Login ID``).
+        missing: ``zero`` (a notebook not handed in scores 0) or ``blank`` (left empty: the
+            LMS keeps what it has).
+        key: ``moodle``: ``email`` or ``idnumber``, the user field the import maps.
+        now: the time written as ``Last modified (grade)`` (default: now).
+
+    Returns:
+        The graded students the roster does not know (their grades are not written).
     """
     names = names or {}
-    stems = [Path(nb).stem for nb in totals.notebooks]
-    total_max = sum(totals.max_points.values())
     unit = "points" if scale == "points" else "%"
 
-    def value(got: float, most: float) -> str:
+    def value(got: float | None, most: float) -> str:
+        if got is None:
+            return "" if missing == "blank" else "0"
         if scale == "points":
-            return _number(got)
+            return _number(round(got, 2))
         return _number(round(100 * got / most, 2)) if most else "0"
 
-    rows = []
-    for student, per in totals.points.items():
-        cells = [value(per[nb], totals.max_points[nb]) for nb in totals.notebooks]
-        rows.append((student, cells, value(sum(per.values()), total_max)))
-    maxima = [value(totals.max_points[nb], totals.max_points[nb]) for nb in totals.notebooks]
-    with output.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        if format == "canvas":
-            writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                             *[f"{stem} ({unit})" for stem in stems], f"Total ({unit})"])
-            writer.writerow(["    Points Possible", "", "", "", "", *maxima,
-                             value(total_max, total_max)])
-            for student, cells, total in rows:
-                writer.writerow([names.get(student, student), student, "", "", "", *cells, total])
-        elif format == "moodle":
-            writer.writerow(["Identifier", "Full name", *[f"{stem} ({unit})" for stem in stems],
-                             "Grade", "Maximum Grade"])
-            for student, cells, total in rows:
-                identifier = f"Participant {student}" if student.isdigit() else student
-                writer.writerow([identifier, names.get(student, student), *cells, total,
-                                 value(total_max, total_max)])
+    def cells(student: str) -> list[str]:
+        per = totals.points.get(student, {})
+        return [value(per.get(nb), totals.max_points[nb]) for nb in totals.notebooks]
+
+    def percent(student: str) -> float:
+        most = sum(totals.max_points.values())
+        got = sum(totals.points.get(student, {}).values())
+        return 100 * got / most if most else 0.0
+
+    graded = list(totals.points)
+    if format == "canvas":
+        maxima = [_number(totals.max_points[nb]) if scale == "points" else "100"
+                  for nb in totals.notebooks]
+        if roster is not None:
+            table = read_canvas_roster(roster)
+            matched, unknown = match_canvas(table, graded, match)
+            headers = canvas_columns(totals.notebooks, table.assignments)
+            people = [(row, _student_of(row, matched)) for row in table.students]
+            identity = table.identity
         else:
-            raise ValueError(f"unknown format {format!r}: choose canvas or moodle")
+            headers = [f"{Path(nb).stem} ({unit})" for nb in totals.notebooks]
+            identity = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+            unknown = []
+            # A Canvas user id goes in ID; any other id (a hub user name) in SIS Login ID,
+            # the column Canvas matches next.
+            people = [({"Student": names.get(s, s), "ID": s if s.isdigit() else "",
+                        "SIS Login ID": "" if s.isdigit() else s}, s) for s in graded]
+        with output.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*identity, *headers])
+            writer.writerow(["Points Possible", *[""] * (len(identity) - 1), *maxima])
+            for row, student in people:
+                values = cells(student) if student else [value(None, 1)] * len(headers)
+                writer.writerow([row.get(column, "") for column in identity] + values)
+        return unknown
+    if format == "moodle-worksheet":
+        if roster is None:
+            raise RosterError("moodle-worksheet needs --roster: the assignment's offline "
+                              "grading worksheet as downloaded")
+        return _fill_worksheet(totals, roster, output, percent, missing, now)
+    if format == "moodle":
+        field = {"email": "Email address", "idnumber": "ID number"}[key]
+        lookup: dict[str, str] = {}
+        if roster is not None:
+            for row in _read_rows(roster):
+                ident = row.get(MOODLE_ID, "")
+                student = ident[len(MOODLE_PARTICIPANT):] if ident.startswith(
+                    MOODLE_PARTICIPANT) else ident
+                for candidate in {student, row.get(field, ""), row.get("Username", "")}:
+                    if candidate and row.get(field, "").strip():
+                        lookup[candidate] = row[field].strip()
+        unknown = [s for s in graded if s not in lookup and not (key == "email" and "@" in s)]
+        with output.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([field, "Full name", *[f"{Path(nb).stem} ({unit})"
+                                                   for nb in totals.notebooks],
+                             f"Total ({unit})"])
+            for student in graded:
+                if student in unknown:
+                    continue
+                total = sum(totals.points[student].values())
+                most = sum(totals.max_points.values())
+                writer.writerow([lookup.get(student, student), names.get(student, student),
+                                 *cells(student), value(total, most)])
+        return unknown
+    raise ValueError(f"unknown format {format!r}: choose canvas, moodle-worksheet or moodle")
+
+
+def _student_of(row: dict[str, str], matched: dict[str, dict[str, str]]) -> str | None:
+    return next((student for student, found in matched.items() if found is row), None)
+
+
+def _fill_worksheet(totals: Totals, worksheet: Path, output: Path, percent, missing: str,
+                    now: datetime | None) -> list[str]:
+    """Moodle's offline grading worksheet as downloaded, with ``Grade`` and
+    ``Last modified (grade)`` filled for every participant the grader graded."""
+    with worksheet.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    absent = [c for c in (MOODLE_ID, MOODLE_GRADE, MOODLE_MODIFIED) if c not in fields]
+    if absent:
+        raise RosterError(f"{worksheet}: not a Moodle grading worksheet (no "
+                          f"{', '.join(absent)}): download it from the assignment's "
+                          f"'Download grading worksheet'")
+    stamp = (now or datetime.now()).strftime(MOODLE_TIME)
+    graded = set(totals.points)
+    seen = set()
+    for row in rows:
+        ident = row[MOODLE_ID]
+        student = ident[len(MOODLE_PARTICIPANT):] if ident.startswith(MOODLE_PARTICIPANT) \
+            else ident
+        student = next((s for s in (student, row.get("Email address", ""),
+                                    row.get("ID number", "")) if s in graded), student)
+        most = float(row.get("Maximum Grade") or row.get("Maximum grade") or 100)
+        if student in graded:
+            seen.add(student)
+            row[MOODLE_GRADE] = _number(round(percent(student) * most / 100, 2))
+            late = totals.penalties.get(student, {})
+            if late and "Feedback comments" in fields:
+                said = "; ".join(f"{Path(nb).stem}: {_number(round(lost, 2))} point(s)"
+                                 for nb, lost in sorted(late.items()))
+                note = f"Late penalty included ({said})."
+                row["Feedback comments"] = " ".join(
+                    part for part in (row.get("Feedback comments", "").strip(), note) if part)
+        elif missing == "zero":
+            row[MOODLE_GRADE] = "0"
+        else:
+            continue
+        row[MOODLE_MODIFIED] = stamp
+    with output.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return sorted(graded - seen)
 
 
 # --- command line ----------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command; exit status 0 on success, 2 on bad arguments or nothing collected."""
+    """Run the command; exit status 0 on success, 1 when some graded students are not in the
+    roster (the rest is written), 2 on bad arguments or nothing collected."""
     parser = argparse.ArgumentParser(prog="python -m course_grading.lms",
                                      description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -278,10 +600,26 @@ def main(argv: list[str] | None = None) -> int:
     take.add_argument("source", choices=sorted(REGEXPS))
     take.add_argument("download", type=Path, help="the zip file (or the nbgrader submitted/ folder)")
     take.add_argument("--output", type=Path, required=True, help="the submissions folder")
-    give = commands.add_parser("totals", help="grades.csv into a gradebook import CSV")
+    take.add_argument("--worksheet", type=Path,
+                      help="moodle: the grading worksheet, for each submission's time")
+    give = commands.add_parser("totals", help="grades.csv into a file the LMS imports")
     give.add_argument("grades", type=Path, help="grades.csv from python -m course_grading")
-    give.add_argument("--format", choices=["canvas", "moodle"], required=True)
+    give.add_argument("--format", choices=["canvas", "moodle-worksheet", "moodle"],
+                      required=True)
     give.add_argument("--scale", choices=["points", "percent"], default="points")
+    give.add_argument("--roster", type=Path,
+                      help="canvas: the course's gradebook export; moodle-worksheet: the "
+                           "downloaded grading worksheet (required); moodle: a worksheet "
+                           "with each participant's email / ID number")
+    give.add_argument("--match", help="canvas: the roster column holding the grader's "
+                                      "student ids when they are not Canvas ids (default "
+                                      "SIS Login ID)")
+    give.add_argument("--key", choices=["email", "idnumber"], default="email",
+                      help="moodle: the user field the gradebook import maps (default email)")
+    give.add_argument("--missing", choices=["zero", "blank"], default="zero",
+                      help="a notebook not handed in: 0 (default) or left empty")
+    give.add_argument("--solutions", type=Path, default=Path(__file__).resolve().parents[2]
+                      / "solutions", help="the masters, for what each notebook is worth")
     give.add_argument("--students", type=Path, help="students.csv written by collect (names)")
     give.add_argument("--output", type=Path, required=True)
     back = commands.add_parser("feedback", help="the grader's feedback into a course directory")
@@ -298,23 +636,34 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if placed else 2
     if args.command == "collect":
         try:
-            placed, skipped = collect(args.source, args.download, args.output)
+            placed, skipped = collect(args.source, args.download, args.output,
+                                      worksheet=args.worksheet)
         except (FileNotFoundError, ValueError, zipfile.BadZipFile) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         for name in skipped:
             print(f"skipped (not a {args.source} notebook name): {name}", file=sys.stderr)
         students = {item.student_id for item in placed}
-        print(f"Collected {len(placed)} notebooks of {len(students)} students into {args.output}.")
+        late = sum(item.late for item in placed)
+        print(f"Collected {len(placed)} notebooks of {len(students)} students into "
+              f"{args.output}" + (f" ({late} marked late by the LMS)." if late else "."))
         return 0 if placed else 2
     if not args.grades.is_file():
         print(f"error: {args.grades} not found", file=sys.stderr)
         return 2
-    totals = read_totals(args.grades)
-    write_gradebook(totals, args.output, format=args.format, scale=args.scale,
-                    names=_read_names(args.students))
-    print(f"Wrote {len(totals.points)} students' totals to {args.output}.")
-    return 0
+    points = course_points(args.solutions) if args.solutions.is_dir() else None
+    totals = read_totals(args.grades, points or None)
+    try:
+        unknown = write_gradebook(totals, args.output, format=args.format, scale=args.scale,
+                                  names=_read_names(args.students), roster=args.roster,
+                                  match=args.match, missing=args.missing, key=args.key)
+    except (RosterError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for student in unknown:
+        print(f"not in the roster, not written: {student}", file=sys.stderr)
+    print(f"Wrote {len(totals.points) - len(unknown)} students' grades to {args.output}.")
+    return 1 if unknown else 0
 
 
 if __name__ == "__main__":
