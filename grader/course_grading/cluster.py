@@ -215,9 +215,14 @@ def forget_run(run_id: str) -> None:
         shutil.rmtree(run["work"], ignore_errors=True)
 
 
-def noop(number: int) -> int:
-    """A stand-in job that does nothing (``bench/run.py`` measures the scheduler with it)."""
-    return number
+def noop_job(run_id: str, number: int, job: dict, notebook: bytes, template: bytes,
+             model: bytes | None, model_name: str, options: dict) -> dict:
+    """A stand-in for :func:`grade_remote` that grades nothing and returns no rows.
+
+    ``bench/run.py`` sends thousands of these through :func:`grade_on_cluster`, the same
+    code path as real jobs, to measure what the scheduler costs per job.
+    """
+    return {"grades": [], "problems": [], "flags": [], "files": {}}
 
 
 # --- in the grading command ------------------------------------------------------------------
@@ -263,13 +268,15 @@ def lost_reason(error: BaseException) -> str:
 def grade_on_cluster(address: str, jobs: list[Job], template: Path,
                      reference_model: str | None, options: Options, output: Path,
                      finished: Callable[[], None] = lambda: None,
+                     task: Callable[..., dict] = grade_remote,
                      ) -> tuple[list[CellGrade], list[Problem], list[Flag]]:
     """Grade ``jobs`` on the Dask cluster whose scheduler is at ``address``.
 
     ``template`` is the course directory made from the masters; its files and the reference
     model reach the workers through Dask, each notebook with its task. Writes every job's
     feedback and logs under ``output``; calls ``finished`` once per job done. Raises
-    :class:`UsageError` when there is no cluster there or a worker cannot grade.
+    :class:`UsageError` when there is no cluster there or a worker cannot grade. ``task`` is
+    what each job runs on its worker (:func:`noop_job` for the benchmark of the scheduler).
     """
     from distributed import as_completed
 
@@ -289,7 +296,7 @@ def grade_on_cluster(address: str, jobs: list[Job], template: Path,
             model = (client.scatter(Path(reference_model).read_bytes(), broadcast=True,
                                     hash=False) if reference_model else None)
             name = Path(reference_model).name if reference_model else ""
-            futures = {client.submit(grade_remote, run_id, number, asdict(job),
+            futures = {client.submit(task, run_id, number, asdict(job),
                                      Path(job.path).read_bytes(), blob, model, name, settings,
                                      key=f"grade-{run_id[:8]}-{number:05d}", pure=False): job
                        for number, job in enumerate(jobs)}
