@@ -50,6 +50,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
+from itertools import islice
 from pathlib import Path
 
 from course_grading.discovery import Job, UsageError
@@ -67,6 +68,8 @@ MAX_SLOTS = 64
 #: (``<tmp>/nn-python-grade-XXXXXXXX/job-00000/w/runtime/kernel-4-1``), and a socket's path
 #: must fit in 107 bytes.
 MAX_TMPDIR = 45
+#: Jobs handed to the scheduler at once, at least (four per worker thread if more).
+IN_FLIGHT = 256
 #: Seconds to wait for the scheduler to answer, and for a first worker.
 CONNECT_SECONDS = 30
 
@@ -296,12 +299,24 @@ def grade_on_cluster(address: str, jobs: list[Job], template: Path,
             model = (client.scatter(Path(reference_model).read_bytes(), broadcast=True,
                                     hash=False) if reference_model else None)
             name = Path(reference_model).name if reference_model else ""
-            futures = {client.submit(task, run_id, number, asdict(job),
+
+            def submit(number: int, job: Job):
+                return client.submit(task, run_id, number, asdict(job),
                                      Path(job.path).read_bytes(), blob, model, name, settings,
-                                     key=f"grade-{run_id[:8]}-{number:05d}", pure=False): job
-                       for number, job in enumerate(jobs)}
-            for future in as_completed(futures):
-                job = futures[future]
+                                     key=f"grade-{run_id[:8]}-{number:06d}", pure=False)
+
+            # A bounded number of jobs in flight, topped up as they finish: the notebooks of
+            # a large class are not all held by the scheduler at once.
+            waiting = iter(enumerate(jobs))
+            window = max(IN_FLIGHT, 4 * sum(client.nthreads().values()))
+            futures = {submit(number, job): job for number, job in islice(waiting, window)}
+            running = as_completed(list(futures))
+            for future in running:
+                job = futures.pop(future)
+                for number, following in islice(waiting, 1):
+                    successor = submit(number, following)
+                    futures[successor] = following
+                    running.add(successor)
                 if future.status == "finished":
                     result = future.result()
                     grades += [CellGrade(**row) for row in result["grades"]]
