@@ -59,15 +59,16 @@ def _start(command: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Po
 
 
 @contextmanager
-def dask_cluster(folder: Path, workers: int = 2, worker_env: dict | None = None):
+def dask_cluster(folder: Path, workers: int = 2, worker_env: dict | None = None,
+                 allowed_failures: int = 1):
     """A scheduler and ``workers`` workers on 127.0.0.1, each a process session of its own.
 
-    The scheduler runs a lost worker's jobs again once (``allowed-failures`` 1, as in
+    The scheduler runs a lost worker's jobs again ``allowed_failures`` times (once, as in
     deploy/kubernetes/); the workers are not daemonic, so they can start each job's process.
     Yields the scheduler's address and the workers' processes and folders.
     """
     dask = str(Path(sys.executable).parent / "dask")
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures),
            "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     processes: list[subprocess.Popen] = []
     folders: list[Path] = []
@@ -161,38 +162,69 @@ def test_exit_status_and_no_run_folders_left_on_the_workers(graded):
     assert graded["leftovers"] == []
 
 
+def _grade_killing_worker_0(submissions: Path, output: Path, cluster: dict) -> tuple[int, str]:
+    """Grade on ``cluster``, killing worker 0 (all its processes) as its first job starts.
+
+    Returns the exit status and the killed job's folder name, after checking that the worker
+    died mid-job (the job's folder is still there: it never finished on that worker).
+    """
+    victim, home = cluster["workers"][0], cluster["folders"][0]
+    killed = {}
+    stop = threading.Event()
+
+    def kill_at_first_job() -> None:
+        while not stop.is_set():
+            started = list(home.glob("nn-python-grade-*/job-*"))
+            if started:
+                os.killpg(victim.pid, signal.SIGKILL)
+                killed["job"] = started[0].name
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_at_first_job)
+    watcher.start()
+    try:
+        code = grade.main([str(submissions), "--output", str(output), "--timeout", "60",
+                           "--quiet", "--scheduler", cluster["address"]])
+    finally:
+        stop.set()
+        watcher.join()
+    assert victim.wait(timeout=30) is not None
+    assert killed, "worker 0 never started a job: nothing was killed"
+    assert list(home.glob(f"nn-python-grade-*/{killed['job']}"))
+    return code, killed["job"]
+
+
 def test_a_worker_killed_mid_job_costs_nothing(graded, tmp_path):
     """Worker 0 is killed while it grades a notebook; Dask runs that job again on worker 1."""
     output = tmp_path / "graded"
-    killed = {}
     with dask_cluster(tmp_path / "cluster") as cluster:
-        victim, home = cluster["workers"][0], cluster["folders"][0]
-        stop = threading.Event()
-
-        def kill_at_first_job() -> None:
-            while not stop.is_set():
-                started = list(home.glob("nn-python-grade-*/job-*"))
-                if started:
-                    os.killpg(victim.pid, signal.SIGKILL)
-                    killed["job"] = started[0].name
-                    return
-                time.sleep(0.02)
-
-        watcher = threading.Thread(target=kill_at_first_job)
-        watcher.start()
-        try:
-            code = grade.main([str(graded["submissions"]), "--output", str(output),
-                               "--timeout", "60", "--quiet", "--scheduler", cluster["address"]])
-        finally:
-            stop.set()
-            watcher.join()
-        assert victim.wait(timeout=30) is not None
-        assert killed, "worker 0 never started a job: nothing was killed"
-        # Killed mid-job: its job's folder is still there, the job never finished on it.
-        assert list(home.glob(f"nn-python-grade-*/{killed['job']}"))
+        code, _ = _grade_killing_worker_0(graded["submissions"], output, cluster)
     assert code == graded["local_code"]
     assert _read(output / "grades.csv") == _read(graded["local"] / "grades.csv")
     assert _read(output / "problems.csv") == _read(graded["local"] / "problems.csv")
+
+
+def test_a_job_lost_more_often_than_allowed_is_listed_with_the_reason(tmp_path):
+    """With no second run allowed (``allowed-failures`` 0), the killed worker's job is listed
+    in problems.csv as lost, and the other notebook is graded on the other worker."""
+    submissions = tmp_path / "class"
+    _save(submissions / "ada", NEURONS, _notebook(NEURONS, RIGHT_NEURON))
+    _save(submissions / "ben", NEURONS, _notebook(NEURONS, RIGHT_NEURON))
+    output = tmp_path / "graded"
+    with dask_cluster(tmp_path / "cluster", allowed_failures=0) as cluster:
+        code, _ = _grade_killing_worker_0(submissions, output, cluster)
+    problems = _read(output / "problems.csv")
+    grades = _read(output / "grades.csv")
+    # The killed worker's job (and any other job it held) is listed, every other one graded.
+    assert problems, "the job on the killed worker was not listed"
+    for problem in problems:
+        assert problem["notebook"] == NEURONS
+        assert "not graded: the cluster lost the worker grading it 1 time(s)" in problem["problem"]
+    assert all(row["score"] == "2.0" for row in grades)
+    assert sorted([p["student_id"] for p in problems] + [g["student_id"] for g in grades]) == \
+        ["ada", "ben"]
+    assert code == (1 if grades else 2)
 
 
 def test_a_worker_without_a_sandbox_stops_the_run_with_exit_2(graded, tmp_path, capsys):

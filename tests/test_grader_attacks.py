@@ -137,7 +137,7 @@ def _our_processes() -> set[int]:
     found = {p.pid for p in me.children(recursive=True)}
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
-        if "nn-python-grade-" in line or "course_grading.sandbox" in line:
+        if "nn-python-grade-" in line or "course_grading/launcher.py" in line:
             found.add(process.pid)
     return found
 
@@ -232,9 +232,10 @@ def test_exit_status_is_0_when_every_attack_was_graded(attacked):
 
 
 def test_planted_startup_files_never_run_in_the_launcher(tmp_path):
-    """The kernelspec's launcher runs outside the sandbox with nbgrader's folder as its
-    working folder: ``python -I`` keeps every planted file there off its path. Without ``-I``
-    (the control) the same planted module runs, so this test can fail."""
+    """The kernelspec's launcher runs outside the sandbox (as root, often) with nbgrader's
+    folder as its working folder: ``python -I`` keeps every planted file and ``PYTHONPATH``
+    off its path. Without ``-I`` (the control) a planted ``sitecustomize`` runs, so this test
+    can fail."""
     mark = tmp_path / "ran"
     code = f"open({str(mark)!r}, 'w').write('ran')\n"
     (tmp_path / "course_grading").mkdir()
@@ -249,8 +250,11 @@ def test_planted_startup_files_never_run_in_the_launcher(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0 and "inside" in result.stdout, result.stderr
     assert not mark.exists()
-    control = subprocess.run([sys.executable, "-m", "course_grading.sandbox", "--help"],
-                             cwd=tmp_path, capture_output=True, timeout=60)
+    # The control: the same command with the launcher's own -I removed.
+    unisolated = command.copy()
+    unisolated.remove("-I")
+    control = subprocess.run(unisolated, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert mark.exists(), control.stderr
 
 
@@ -270,4 +274,52 @@ def test_a_failed_recheck_confirms_nothing_and_blames_the_grader(tmp_path, monke
     assert [(g.grade_id, g.score) for g in grades] == [("test_neuron", 0.0)]
     (problem,) = problems
     assert "fault of the grading machine" in problem.problem and "forced" in problem.problem
+    assert [(f.cell, "not confirmed" in f.finding) for f in flags] == [("neuron", True)]
     assert grade.exit_status(grades, problems) == 1
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_an_interrupted_run_leaves_no_process_behind(tmp_path, how):
+    """Stopped while a sandboxed kernel runs an endless cell: every process the run started
+    (the job processes, their sandboxes and kernels, the fork server, multiprocessing's
+    resource tracker) is gone once the command has exited."""
+    import signal
+
+    _save(tmp_path / "subs" / "loop", NEURONS, _notebook(
+        NEURONS, RIGHT_NEURON + "\nwhile True:\n    pass\n"))
+    command = subprocess.Popen(
+        [sys.executable, "-m", "course_grading", str(tmp_path / "subs"), "--output",
+         str(tmp_path / "out"), "--timeout", "600", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    parent = psutil.Process(command.pid)
+    started: set[int] = set()
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and command.poll() is None:
+            family = parent.children(recursive=True)
+            started |= {p.pid for p in family}
+            if any("launch_new_instance" in " ".join(_cmdline(p)) for p in family):
+                break  # the student's kernel runs its endless cell in the sandbox
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"no kernel started: {command.stderr.read() if command.stderr else ''}")
+        time.sleep(2)
+        started |= {p.pid for p in parent.children(recursive=True)}
+        command.send_signal(getattr(signal, how))
+        code = command.wait(timeout=120)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert code != 0, (code, command.stderr.read())
+    time.sleep(2)
+    alive = [" ".join(_cmdline(psutil.Process(p))) for p in started if psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []

@@ -253,7 +253,8 @@ def test_a_recheck_that_never_ends_is_killed_and_confirms_nothing(graded):
     assert graded["scores"][("stubborn", NEURONS, "test_neuron")] == 0.0
     flags = [f for f in _read_csv(graded["output"] / "flags.csv")
              if f["student_id"] == "stubborn"]
-    assert any("not confirmed (student's code)" in f["finding"] for f in flags), flags
+    assert any(f["cell"] == "neuron" and "not confirmed" in f["finding"]
+               and "caused by the student's code" in f["finding"] for f in flags), flags
     # Fail closed, and said: the notebook is listed, blaming the student's code, not the grader.
     problem = graded["problems"][("stubborn", NEURONS)]
     assert "no mark confirmed" in problem and "caused by the student's code" in problem

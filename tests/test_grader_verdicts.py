@@ -136,7 +136,14 @@ def graded(tmp_path_factory):
         [sys.executable, "-m", "course_grading", str(submissions), "--output",
          str(output), "--jobs", "2", "--quiet"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]  # every file graded, none in problems
+    with (output / "problems.csv").open() as handle:
+        problems = list(csv.DictReader(handle))
+    # Every file graded; the only problems are cheats that broke the re-check outside the
+    # kernel (03's input transformer strips it), which fails closed and says so: exit 1.
+    assert [(p["student_id"], p["notebook"]) for p in problems] == [
+        ("cheat", "03_activations.ipynb")], problems
+    assert "caused by the student's code" in problems[0]["problem"]
+    assert result.returncode == 1, result.stderr[-3000:]
     with (output / "grades.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     with (output / "flags.csv").open() as handle:

@@ -288,6 +288,7 @@ def grade_on_cluster(address: str, jobs: list[Job], template: Path,
     grades: list[CellGrade] = []
     problems: list[Problem] = []
     flags: list[Flag] = []
+    futures: dict = {}
     with _client(address) as client:
         try:
             unfit = {worker: why for worker, why
@@ -329,11 +330,14 @@ def grade_on_cluster(address: str, jobs: list[Job], template: Path,
                 else:
                     error = future.exception()
                     if isinstance(error, WorkerUnfit):
-                        client.cancel(list(futures))
                         raise UsageError(str(error))
                     problems.append(Problem(job.student_id, Path(job.path).name,
                                             lost_reason(error)))
                 finished()
+        except BaseException:  # Ctrl-C, SIGTERM, an unfit worker: nothing more is started
+            if futures:
+                client.cancel(list(futures))
+            raise
         finally:
             try:
                 client.run(forget_run, run_id)

@@ -8,6 +8,7 @@ for each file before it grades anything.
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ def collect(submissions: Path, known: list[str]) -> Collected:
     for path in sorted(submissions.iterdir()):
         if path.name.startswith(".") or path.name == ROSTER:
             ignored.append(path.name)  # hidden, or the names that `lms collect` wrote
+        elif path.is_symlink():
+            problems.append(Problem("", path.name, NOT_REGULAR))
         elif path.is_dir():
             folders.append(path)
         else:
@@ -93,12 +96,20 @@ def collect(submissions: Path, known: list[str]) -> Collected:
     for number, folder in enumerate(folders, start=1):
         internal = f"s{number:04d}"
         chosen: dict[str, Path] = {}
-        for path in sorted(p for p in folder.rglob("*") if not p.is_dir()):
+        for path in _files(folder):
             relative = path.relative_to(folder)
             if _hidden(relative):
                 ignored.append(str(path.relative_to(submissions)))
                 continue
             name = str(relative)
+            if path.is_symlink() or not path.is_file():
+                problems.append(Problem(folder.name, name, NOT_REGULAR))
+                continue
+            if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                problems.append(Problem(folder.name, name, f"larger than "
+                                        f"{MAX_NOTEBOOK_BYTES // 2**20} MB: not read (clear its "
+                                        f"outputs and hand it in again)"))
+                continue
             if len(relative.parts) > 1:
                 problems.append(Problem(folder.name, name, "inside a subfolder: put course "
                                         "notebooks directly in the student's folder"))
@@ -123,6 +134,22 @@ def collect(submissions: Path, known: list[str]) -> Collected:
         jobs += [Job(folder.name, internal, notebook, str(path))
                  for notebook, path in sorted(chosen.items())]
     return Collected(jobs, problems, ignored)
+
+
+#: Said of a link, a FIFO, a device or a socket among the submissions: never opened.
+NOT_REGULAR = "not a regular file (a link, FIFO or device): not read"
+#: Largest submitted notebook the grader opens (a course notebook with outputs is ~1 MB).
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+
+
+def _files(folder: Path) -> list[Path]:
+    """Everything below ``folder`` but folders, without following a link to a folder."""
+    found = []
+    for root, folders, files in os.walk(folder, followlinks=False):
+        found += [Path(root) / name for name in files]
+        # A link to a folder is listed (and refused), never entered.
+        found += [Path(root) / name for name in folders if (Path(root) / name).is_symlink()]
+    return sorted(found)
 
 
 def _unreadable(path: Path) -> str | None:

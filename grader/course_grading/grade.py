@@ -49,7 +49,7 @@ from course_grading import sandbox as sandboxing
 from course_grading.discovery import Job, UsageError, collect, course_notebooks
 from course_grading.flags import Flag
 from course_grading.job import Options, _sandbox_spec, grade_job
-from course_grading.pool import _job_in_child, _workers, stop_workers
+from course_grading.pool import _job_in_child, _workers, kill_jobs, stop_workers
 from course_grading.records import CellGrade, Problem, write_csv
 from course_grading.settings import DEFAULT_TIMEOUT
 from course_utils.models import REFERENCE_MODEL_ENV
@@ -128,11 +128,16 @@ def _grade_here(jobs: list[Job], template: Path, work_dir: Path, output: Path,
         futures = [pool.submit(_job_in_child, job, number, template, work_dir,
                                output, options, slots, flags, workers)
                    for number, job in enumerate(jobs)]
-        for future in as_completed(futures):
-            job_grades, job_problems = future.result()
-            grades += job_grades
-            problems += job_problems
-            bar.update(1)
+        try:
+            for future in as_completed(futures):
+                job_grades, job_problems = future.result()
+                grades += job_grades
+                problems += job_problems
+                bar.update(1)
+        except BaseException:  # Ctrl-C, SIGTERM, an error: end every job first
+            kill_jobs()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
@@ -281,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written; every job and sandbox was ended",
+              file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     graded = {(g.student_id, g.notebook) for g in grades}

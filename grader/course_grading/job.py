@@ -170,16 +170,16 @@ def _flag_and_verify(job: Job, master_path: Path, course: Path, options: Options
             submitted, master, passed, _executor(options, work, slot),
             reference_model_path=Path(reference) if reference else None, images=images)
     except verify.RecheckError as error:
-        who = "grader" if error.grader_fault else "student's code"
-        found.append(Flag(job.student_id, name, "-", f"not confirmed ({who}): {error.reason}"))
-        return found, every, (f"no mark confirmed: the re-check outside the notebook failed "
-                              f"({'fault of the grading machine' if error.grader_fault else 'caused by the student' + chr(39) + 's code'}): "
-                              f"{error.reason}")
+        cause = ("fault of the grading machine: fix it and grade again" if error.grader_fault
+                 else "caused by the student's code")
+        return (found + _unconfirmed(job, name, passed, f"{cause}: {error.reason}"), every,
+                f"no mark confirmed: the re-check outside the notebook failed ({cause}): "
+                f"{error.reason}")
     except Exception as error:  # noqa: BLE001 - an error of the grader's own: fail closed
-        reason = f"{type(error).__name__}: {str(error)[:200]}"
-        found.append(Flag(job.student_id, name, "-", f"not confirmed (grader): {reason}"))
-        return found, every, (f"no mark confirmed: the re-check outside the notebook failed "
-                              f"(fault of the grader: {reason}); fix it and grade again")
+        reason = (f"fault of the grader ({type(error).__name__}: {str(error)[:200]}): fix it "
+                  f"and grade again")
+        return (found + _unconfirmed(job, name, passed, reason), every,
+                f"no mark confirmed: the re-check outside the notebook failed ({reason})")
     wrong = set()
     for verdict in verdicts:
         if not verdict.ok:
@@ -191,6 +191,13 @@ def _flag_and_verify(job: Job, master_path: Path, course: Path, options: Options
     # An exercise the re-check did not answer for is not confirmed either.
     wrong |= every - {f"test_{v.exercise}" for v in verdicts}
     return found, wrong, None
+
+
+def _unconfirmed(job: Job, name: str, passed: list[str], reason: str) -> list[Flag]:
+    """One flag per exercise whose in-notebook pass the failed re-check leaves unconfirmed."""
+    return [Flag(job.student_id, name, exercise, f"passed its test in the notebook but was not "
+                 f"confirmed outside it (scored 0): the re-check failed, {reason}")
+            for exercise in passed]
 
 
 #: The log's name for the re-check outside the kernel (read by bench/run.py).

@@ -13,6 +13,7 @@ import os
 import queue
 import shutil
 import sys
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -80,6 +81,19 @@ def _workers():
     return context
 
 
+#: The job processes running now, so that an interrupted run can end them (see kill_jobs).
+_LIVE: set = set()
+_LOCK = threading.Lock()
+
+
+def kill_jobs() -> None:
+    """End every job process still running (Ctrl-C, SIGTERM): their sandboxes go with them
+    (bubblewrap's ``--die-with-parent``), and the threads waiting on them return at once."""
+    with _LOCK:
+        for child in list(_LIVE):
+            child.kill()
+
+
 def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Path,
                   options: Options, slots: queue.Queue, flags: list[Flag] | None = None,
                   workers=None, environ: dict[str, str] | None = None,
@@ -100,12 +114,17 @@ def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Pat
         request.write_text(json.dumps({
             "job": asdict(job), "template": str(template), "work": str(job_dir / "w"),
             "output": str(output), "options": asdict(options), "slot": slot,
-            "stderr": str(stderr), "environ": dict(os.environ if environ is None else environ), "cwd": os.getcwd()}))
+            "stderr": str(stderr), "environ": dict(os.environ if environ is None else environ),
+            "cwd": os.getcwd()}))
         child = (workers or _workers()).Process(target=run_job, args=(str(request),), daemon=True)
-        child.start()
+        with _LOCK:
+            child.start()
+            _LIVE.add(child)
         # A generous wall-clock limit for the whole notebook on top of nbgrader's per-cell one.
         limit = options.timeout * 10 + 300
         child.join(limit)
+        with _LOCK:
+            _LIVE.discard(child)
         if child.exitcode is None:
             child.kill()
             child.join()

@@ -22,8 +22,10 @@ not patched. Inside the sandbox the kernel sees:
 - its own user, process, IPC, network, UTS and cgroup namespaces, no capabilities, a new
   terminal session, and no further user namespaces.
 
-:func:`launch` runs first, *outside* the sandbox, started as ``python -I`` (so neither the
-working folder nor a planted ``sitecustomize``/``.pth`` is on its path): it caps the kernel's
+:mod:`course_grading.launcher` runs first, *outside* the sandbox, started by its file's path
+as ``python -I`` (so neither the working folder, nor ``PYTHONPATH``, nor a planted
+``sitecustomize``/``.pth`` is on its path, and the grading side need not be importable
+there): it caps the kernel's
 memory (``RLIMIT_DATA``, which counts what a process allocates; ``RLIMIT_AS`` would also count
 TensorFlow's large address-space reservations and break it), processes (``RLIMIT_NPROC``) and
 file size, then starts bubblewrap. Run by a normal user, bubblewrap makes a user namespace
@@ -37,11 +39,9 @@ on its path and the working folder off it).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import site
 import subprocess
@@ -52,6 +52,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+
+from course_grading import launcher
 
 #: The kernelspec name the grading configuration asks nbgrader to run.
 KERNEL_NAME = "nn-python-sandbox"
@@ -253,8 +255,9 @@ def sandbox_command(spec: SandboxSpec, code: str) -> list[str]:
     always imports the same learner's package as the grader.
     """
     start = f"import sys; sys.path.insert(0, {str(learner_package().parent)!r}); {code}"
-    return [sys.executable, "-I", "-m", "course_grading.sandbox",
+    return [sys.executable, "-I", str(Path(launcher.__file__).resolve()),
             "--memory-mb", str(spec.memory_mb), "--max-processes", str(spec.max_processes),
+            "--max-file-mb", str(MAX_FILE_MB),
             *(["--uid", str(spec.uid)] if spec.uid is not None else []),
             "--", *bwrap_command(spec), "--",
             *_become_unprivileged(spec.uid if spec.uid is not None else UID_BASE),
@@ -386,40 +389,3 @@ def lock_runtime(folder: Path) -> None:
                 os.chown(entry, 0, 0)
                 entry.chmod(0o644)
     folder.chmod(0o755)
-
-
-def launch(argv: list[str] | None = None) -> None:
-    """Outside the sandbox: cap memory, processes and files, then run bubblewrap.
-
-    ``argv`` is ``--memory-mb N --max-processes N [--uid N] -- <bwrap command>``. Run as
-    ``python -I -m course_grading.sandbox`` by the kernelspec.
-    """
-    parser = argparse.ArgumentParser(prog="course_grading.sandbox")
-    parser.add_argument("--memory-mb", type=int, required=True)
-    parser.add_argument("--max-processes", type=int, required=True)
-    parser.add_argument("--uid", type=int)
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    memory = args.memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_NPROC, (args.max_processes, args.max_processes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_MB * 2**20, MAX_FILE_MB * 2**20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() == 0:
-        if args.uid is None or args.uid < UID_BASE:
-            raise SystemExit("course_grading.sandbox: as root, --uid must name an "
-                             "unprivileged user id")
-        if "-f" in command:
-            # The connection file (written by the grader as root) must be readable by the
-            # kernel's user; the grader takes it back once the kernel is up.
-            connection = Path(command[command.index("-f") + 1])
-            if connection.is_symlink() or not connection.is_file():
-                raise SystemExit("course_grading.sandbox: the connection file is not a "
-                                 "plain file")
-            os.chown(connection, args.uid, args.uid, follow_symlinks=False)
-    os.execv(command[0], command)
-
-
-if __name__ == "__main__":
-    launch()
