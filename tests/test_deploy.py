@@ -1,8 +1,10 @@
 """The Kubernetes configuration in deploy/kubernetes/, checked as far as a machine without a
 cluster allows: manifests validated against Kubernetes's own schemas (PyPI
 ``kubernetes-validate``, strict: unknown fields fail), the values sized from bench/README.md's
-measured figures and wired to the exchange volume, and the grading-throughput table of
-docs/instructors.md recomputed from bench/README.md.
+measured figures and wired to the exchange volume, the grading cluster (Dask, in the operator's
+and in a plain form, with its network policy) checked as far as the validator's schemas go, and
+the grading-throughput table of docs/instructors.md recomputed from bench/README.md's current
+figure.
 """
 
 from __future__ import annotations
