@@ -3,7 +3,8 @@
 Usage::
 
     python bench/run.py [--json PATH] [--only PHASE[,PHASE...]] [--seeds N] [--students N]
-                        [--repeats N] [--notebooks GLOB] [--quick]
+                        [--repeats N] [--notebooks GLOB] [--noop-jobs N] [--sandbox-cost]
+                        [--fork-server-cost] [--quick]
 
 Phases (all by default):
 
@@ -14,11 +15,15 @@ Phases (all by default):
   seeds in a fresh process: seconds of ``fit``, peak memory, test accuracy; the speed-up;
 - ``startup``: seconds from starting a kernel to ``import tensorflow`` done, and the cost of
   ``import course_utils`` (which must not import TensorFlow), medians of ``--repeats``;
-- ``grading``: seconds per graded notebook with ``python -m course_grading`` at
-  ``--jobs 1`` and ``--jobs 2`` on a generated class of ``--students`` full-course submissions,
-  and at ``--jobs 1 --no-sandbox``: the sandbox's cost per notebook is the difference; and
-  (not with ``--quick``) at ``--jobs 1`` with each job in a fresh interpreter instead of a fork
-  of the grader's preloaded worker, which is what the fork server saves;
+- ``grading``: seconds per graded notebook with ``python -m course_grading`` on a generated
+  class of ``--students`` full-course submissions, side by side: the local pool at ``--jobs 1``
+  and ``--jobs 2``, and ``--scheduler`` on a Dask cluster on this machine with one worker and
+  with two (the difference between one worker and ``--jobs 1`` is what Dask adds per job); then
+  ``--noop-jobs`` stand-in jobs that grade nothing through the same path to the cluster (the
+  scheduler's cost per job). Behind options: ``--sandbox-cost`` (also ``--jobs 1
+  --no-sandbox``: the sandbox's cost per notebook is the difference) and
+  ``--fork-server-cost`` (also ``--jobs 1`` with each job in a fresh interpreter instead of a
+  fork of the grader's preloaded worker, which is what the fork server saves);
 - ``binder``: peak memory of a Jupyter server plus the training and evaluating notebooks'
   kernels running at the same time, against Binder's 2 GB.
 
@@ -41,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -203,36 +209,97 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
               "sandbox_available": availability()[0]}
     from course_grading.pool import WORKER_START_ENV
 
+    # (key, local jobs or Dask workers, extra arguments, how each job's process starts)
     runs = [("jobs1", 1, [], "forkserver"), ("jobs2", 2, [], "forkserver"),
-            ("jobs1_no_sandbox", 1, ["--no-sandbox"], "forkserver")]
-    if not args.quick:
+            ("dask1", 1, ["--scheduler"], "forkserver"),
+            ("dask2", 2, ["--scheduler"], "forkserver")]
+    if args.sandbox_cost:
+        runs.append(("jobs1_no_sandbox", 1, ["--no-sandbox"], "forkserver"))
+    if args.fork_server_cost:
         runs.append(("jobs1_fresh_interpreter", 1, [], "spawn"))
     for key, jobs, extra, start_method in runs:
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "course_grading", str(submissions),
-                               "--output", str(workdir / f"graded-{key}"), "--jobs", str(jobs),
-                               "--quiet", *extra], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL,
-                              env={**os.environ, WORKER_START_ENV: start_method})
-        seconds = time.perf_counter() - start
+        with _dask_cluster(jobs) if extra == ["--scheduler"] else _no_cluster() as address:
+            command = [sys.executable, "-m", "course_grading", str(submissions),
+                       "--output", str(workdir / f"graded-{key}"), "--quiet"]
+            command += ["--scheduler", address] if address else ["--jobs", str(jobs), *extra]
+            start = time.perf_counter()
+            done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL,
+                                  env={**os.environ, WORKER_START_ENV: start_method})
+            seconds = time.perf_counter() - start
         if done.returncode not in (0, 1):  # 1: some notebooks listed in problems.csv
             raise RuntimeError(f"grading failed (exit status {done.returncode})")
         problems = (workdir / f"graded-{key}" / "problems.csv").read_text().count("\n") - 1
         result[f"{key}_seconds"] = round(seconds, 1)
         result[f"{key}_seconds_per_notebook"] = round(seconds / count, 2)
         result[f"{key}_problems"] = problems
-        print(f"  --jobs {jobs} {' '.join(extra)} ({start_method}): {seconds:.1f} s for "
-              f"{count} notebooks, {problems} problem(s)", flush=True)
+        print(f"  {key} ({start_method}): {seconds:.1f} s for {count} notebooks, "
+              f"{problems} problem(s)", flush=True)
         if key == "jobs1":
             result.update(_phase_seconds(workdir / f"graded-{key}" / "logs"))
     result["throughput_ratio"] = round(result["jobs1_seconds"] / result["jobs2_seconds"], 2)
-    result["sandbox_seconds_per_notebook"] = round(
-        result["jobs1_seconds_per_notebook"] - result["jobs1_no_sandbox_seconds_per_notebook"], 2)
+    # Dask against the local pool, one worker against one job at a time: what Dask adds per job.
+    result["dask_overhead_seconds_per_notebook"] = round(
+        result["dask1_seconds_per_notebook"] - result["jobs1_seconds_per_notebook"], 2)
+    result["dask_throughput_ratio"] = round(result["dask1_seconds"] / result["dask2_seconds"], 2)
+    result["dask2_vs_jobs2_ratio"] = round(result["dask2_seconds"] / result["jobs2_seconds"], 2)
+    result["noop"] = _noop_jobs(args.noop_jobs, workdir)
+    if "jobs1_no_sandbox_seconds" in result:
+        result["sandbox_seconds_per_notebook"] = round(
+            result["jobs1_seconds_per_notebook"]
+            - result["jobs1_no_sandbox_seconds_per_notebook"], 2)
     if "jobs1_fresh_interpreter_seconds" in result:
         result["fork_server_saves_seconds_per_notebook"] = round(
             result["jobs1_fresh_interpreter_seconds_per_notebook"]
             - result["jobs1_seconds_per_notebook"], 2)
     return result
+
+
+@contextmanager
+def _no_cluster():
+    yield None
+
+
+@contextmanager
+def _dask_cluster(workers: int):
+    """A Dask cluster on this machine: a scheduler and ``workers`` worker processes of one
+    thread each (``distributed.LocalCluster``), set as deploy/kubernetes/ sets its pods."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.daemon": False,
+                          "distributed.scheduler.allowed-failures": 1}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         host="127.0.0.1", dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def _noop_jobs(count: int, workdir: Path) -> dict:
+    """``count`` stand-in jobs that grade nothing, through the grading command's own path to
+    the cluster (``course_grading.cluster.grade_on_cluster``), on two workers: the scheduler's
+    cost per job, and where it starts to matter."""
+    import nbformat
+
+    from course_grading.cluster import grade_on_cluster, noop_job
+    from course_grading.discovery import Job
+    from course_grading.job import Options
+
+    notebook = workdir / "noop" / "01_neurons.ipynb"
+    notebook.parent.mkdir(parents=True)
+    nbformat.write(nbformat.read(ROOT / "notebooks" / "01_neurons.ipynb", as_version=4),
+                   notebook)
+    template = workdir / "noop" / "template"
+    (template / "source").mkdir(parents=True)
+    jobs = [Job(f"student-{n:05d}", f"s{n:05d}", notebook.name, str(notebook))
+            for n in range(count)]
+    with _dask_cluster(2) as address:
+        start = time.perf_counter()
+        grade_on_cluster(address, jobs, template, None, Options(sandbox=False),
+                         workdir / "noop" / "out", task=noop_job)
+        seconds = time.perf_counter() - start
+    print(f"  {count} no-op jobs on 2 workers: {seconds:.1f} s", flush=True)
+    return {"jobs": count, "seconds": round(seconds, 1),
+            "ms_per_job": round(seconds / count * 1000, 2)}
 
 
 def _phase_seconds(logs: Path) -> dict:
@@ -308,10 +375,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--only", default=",".join(PHASES), help="comma-separated phases")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per training recipe")
-    parser.add_argument("--students", type=int, default=2, help="students in the graded class")
+    parser.add_argument("--students", type=int, default=1,
+                        help="students in the graded class (full-course submissions)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of the start-up timings")
     parser.add_argument("--notebooks", default="[0-9][0-9]_*.ipynb",
                         help="which solution notebooks (a glob)")
+    parser.add_argument("--noop-jobs", type=int, default=10_000,
+                        help="stand-in jobs sent through the Dask path (grading phase)")
+    parser.add_argument("--sandbox-cost", action="store_true",
+                        help="grading phase: also grade at --jobs 1 --no-sandbox")
+    parser.add_argument("--fork-server-cost", action="store_true",
+                        help="grading phase: also grade with a fresh interpreter per job")
     parser.add_argument("--quick", action="store_true",
                         help="tiny setting for the smoke test (NumPy-only notebooks, one "
                              "seed of a one-epoch recipe, one student)")
@@ -321,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if args.quick:
-        args.seeds, args.students, args.repeats = 1, 1, 1
+        args.seeds, args.students, args.repeats, args.noop_jobs = 1, 1, 1, 200
         args.notebooks = "01_*.ipynb"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
@@ -388,10 +462,23 @@ def format_table(report: dict) -> str:
         lines.append(f"| same, --jobs 2 | {g['jobs2_seconds']:.0f} s, "
                      f"{g['jobs2_seconds_per_notebook']:.1f} s per notebook, throughput "
                      f"x{g['throughput_ratio']:.2f} |")
-        lines.append(f"| same as --jobs 1 with --no-sandbox | {g['jobs1_no_sandbox_seconds']:.0f} s, "
-                     f"{g['jobs1_no_sandbox_seconds_per_notebook']:.1f} s per notebook; the "
-                     f"sandbox costs {g['sandbox_seconds_per_notebook']:+.2f} s per notebook "
-                     f"(sandbox available: {g['sandbox_available']}) |")
+        lines.append(f"| same on Dask, one worker | {g['dask1_seconds']:.0f} s, "
+                     f"{g['dask1_seconds_per_notebook']:.1f} s per notebook; Dask adds "
+                     f"{g['dask_overhead_seconds_per_notebook']:+.2f} s per notebook against "
+                     f"--jobs 1 |")
+        lines.append(f"| same on Dask, two workers | {g['dask2_seconds']:.0f} s, "
+                     f"{g['dask2_seconds_per_notebook']:.1f} s per notebook, throughput "
+                     f"x{g['dask_throughput_ratio']:.2f} against one worker; "
+                     f"{g['dask2_vs_jobs2_ratio']:.2f}x the time of --jobs 2 |")
+        n = g["noop"]
+        lines.append(f"| {n['jobs']:,} no-op jobs through the same path, two workers | "
+                     f"{n['seconds']:.0f} s, {n['ms_per_job']:.1f} ms per job |")
+        if "jobs1_no_sandbox_seconds" in g:
+            lines.append(f"| same as --jobs 1 with --no-sandbox | "
+                         f"{g['jobs1_no_sandbox_seconds']:.0f} s, "
+                         f"{g['jobs1_no_sandbox_seconds_per_notebook']:.1f} s per notebook; the "
+                         f"sandbox costs {g['sandbox_seconds_per_notebook']:+.2f} s per "
+                         f"notebook (sandbox available: {g['sandbox_available']}) |")
         if "jobs1_fresh_interpreter_seconds" in g:
             lines.append(f"| same as --jobs 1, each job a fresh interpreter (no fork server) | "
                          f"{g['jobs1_fresh_interpreter_seconds']:.0f} s, "

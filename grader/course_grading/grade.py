@@ -7,6 +7,7 @@ Usage::
         [--student ID ...] [--notebook NAME ...] [--due [NOTEBOOK=]WHEN ...]
         [--extensions CSV] [--late-penalty PERCENT] [--late-cap PERCENT]
         [--late-cutoff DAYS] [--overrides CSV]
+        [--scheduler tcp://HOST:8786]
 
 ``SUBMISSIONS_DIR`` holds one folder per student, ``<student_id>/<notebook>.ipynb``, with the
 file names of ``notebooks/`` (any subset; spellings of LMS downloads such as
@@ -35,7 +36,8 @@ Why it exists: nbgrader grades one student's whole assignment in one course dire
 gradebook), nbgrader's own autograde and feedback on that one notebook, run in a child process
 of its own (forked from a worker that imported nbgrader once), so a kernel that dies, a
 timeout, a memory blow-up or even a crashed job costs that notebook only. Student code runs in a bubblewrap sandbox by default (see
-``course_grading.sandbox``). Students get safe internal ids (``s0001``), because nbgrader
+``course_grading.sandbox``). With ``--scheduler`` the same jobs run on a Dask cluster's
+workers instead, each graded there exactly so (``course_grading.cluster``). Students get safe internal ids (``s0001``), because nbgrader
 globs and strips ids; the CSVs keep the folder names.
 """
 
@@ -123,6 +125,33 @@ def _preflight(options: Options, work: Path) -> None:
         raise UsageError(f"the grading sandbox does not work here: {problem}")
 
 
+def _grade_here(jobs: list[Job], template: Path, work_dir: Path, output: Path,
+                options: Options, parallel: int, progress: bool, grades: list[CellGrade],
+                problems: list[Problem], flags: list[Flag], workers) -> None:
+    """The local pool: ``parallel`` jobs at a time, each in a child process of its own."""
+    from tqdm import tqdm
+
+    slots: queue.Queue = queue.Queue()
+    for slot in range(max(1, parallel)):
+        slots.put(slot)
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool, \
+            tqdm(total=len(jobs), unit="notebook", desc="grading",
+                 disable=not progress, file=sys.stderr) as bar:
+        futures = [pool.submit(_job_in_child, job, number, template, work_dir,
+                               output, options, slots, flags, workers)
+                   for number, job in enumerate(jobs)]
+        try:
+            for future in as_completed(futures):
+                job_grades, job_problems = future.result()
+                grades += job_grades
+                problems += job_problems
+                bar.update(1)
+        except BaseException:  # Ctrl-C, SIGTERM, an error: end every job first
+            kill_jobs()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
 def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                 timeout: int = DEFAULT_TIMEOUT, solutions: Path = ROOT / "solutions",
                 progress: bool = True, use_sandbox: bool | None = None,
@@ -130,6 +159,7 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
                 max_processes: int = sandboxing.DEFAULT_MAX_PROCESSES,
                 students: list[str] | None = None, notebooks: list[str] | None = None,
                 term: Term | None = None,
+                scheduler: str | None = None,
                 ) -> tuple[list[CellGrade], list[Problem]]:
     """Grade every submitted notebook in ``submissions``; write CSVs and feedback to ``output``.
 
@@ -140,6 +170,9 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
     ``term``: due dates, extensions, late policy and overrides (:mod:`course_grading.term`;
     default: the settings kept in ``output`` by an earlier run). Returns the rows of this
     run's grading (before the term's rules).
+    ``scheduler``: the address of a Dask scheduler (``tcp://HOST:8786``) to grade on its
+    cluster instead of this machine (see :mod:`course_grading.cluster`); each of its workers
+    must then have a working sandbox, and ``jobs`` does not apply.
     """
     from tqdm import tqdm
 
@@ -162,7 +195,8 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
             f"with the names of the course's notebooks ({', '.join(known[:2])}, ...).")
     isolated = use_sandbox is not False
     if isolated:
-        available, why = sandboxing.availability()
+        # On a cluster each worker checks its own sandbox (course_grading.cluster).
+        available, why = sandboxing.availability() if scheduler is None else (True, "")
         if not available:
             raise UsageError(f"no sandbox: {why}. Grading runs student code, so it needs one; "
                              f"--no-sandbox grades without it, on a machine you can lose")
@@ -185,11 +219,8 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
             shutil.rmtree(output / stale, ignore_errors=True)
     grades: list[CellGrade] = []
     problems = list(found.problems)
-    slots: queue.Queue = queue.Queue()
-    for slot in range(max(1, jobs)):
-        slots.put(slot)
     flags: list[Flag] = []
-    workers = _workers()
+    workers = _workers() if scheduler is None else None
     try:
         with tempfile.TemporaryDirectory(prefix="nn-python-grade-") as work, \
                 nbgrader_environment():
@@ -197,28 +228,26 @@ def grade_class(submissions: Path, output: Path, *, jobs: int = 1,
             if os.geteuid() == 0:
                 work_dir.chmod(0o711)  # the kernels' users reach their own folders below
             options = Options(timeout, isolated, memory_mb, max_processes)
-            if isolated:
+            if isolated and scheduler is None:
                 _preflight(options, work_dir)
             template = work_dir / "template"
             make_template(solutions, template)
             options = Options(timeout, isolated, memory_mb, max_processes,
                               _provide_reference_model(found.jobs, work_dir))
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
-                    tqdm(total=len(found.jobs), unit="notebook", desc="grading",
-                         disable=not progress, file=sys.stderr) as bar:
-                futures = [pool.submit(_job_in_child, job, number, template, work_dir,
-                                       output, options, slots, flags, workers)
-                           for number, job in enumerate(found.jobs)]
-                try:
-                    for future in as_completed(futures):
-                        job_grades, job_problems = future.result()
-                        grades += job_grades
-                        problems += job_problems
-                        bar.update(1)
-                except BaseException:  # Ctrl-C, SIGTERM, an error: end every job first
-                    kill_jobs()
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            if scheduler is not None:
+                from course_grading.cluster import grade_on_cluster
+
+                with tqdm(total=len(found.jobs), unit="notebook", desc="grading",
+                          disable=not progress, file=sys.stderr) as bar:
+                    job_grades, job_problems, job_flags = grade_on_cluster(
+                        scheduler, found.jobs, template, options.reference_model, options,
+                        output, lambda: bar.update(1))
+                grades += job_grades
+                problems += job_problems
+                flags += job_flags
+            else:
+                _grade_here(found.jobs, template, work_dir, output, options, jobs, progress,
+                            grades, problems, flags, workers)
     finally:
         stop_workers()
     graded_now, problems_now = list(grades), list(problems)
@@ -310,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="grade only this notebook (01_neurons or 01_neurons.ipynb; "
                              "repeat for more), alone or with --student")
     add_term_options(parser)
+    parser.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                        help="grade on the Dask cluster of this scheduler instead of this "
+                             "machine (needs dask[distributed]; each worker runs the same "
+                             "sandbox; --jobs does not apply)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     try:
         args = parser.parse_args(argv)
@@ -331,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
             args.submissions, args.output, jobs=args.jobs, timeout=args.timeout,
             solutions=args.solutions, progress=not args.quiet, use_sandbox=args.sandbox,
             memory_mb=args.memory_mb, max_processes=args.max_processes,
-            students=args.student, notebooks=args.notebook, term=term)
+            students=args.student, notebooks=args.notebook, term=term,
+            scheduler=args.scheduler)
     except (UsageError, TermError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -96,11 +96,13 @@ def kill_jobs() -> None:
 
 def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Path,
                   options: Options, slots: queue.Queue, flags: list[Flag] | None = None,
-                  workers=None) -> tuple[list[CellGrade], list[Problem]]:
+                  workers=None, environ: dict[str, str] | None = None,
+                  ) -> tuple[list[CellGrade], list[Problem]]:
     """Run one job in a child process; whatever happens to it, return rows for its file.
 
     The job's flags, if any, are appended to ``flags``. ``workers`` is the multiprocessing
-    context that starts the process (default :func:`_workers`).
+    context that starts the process (default :func:`_workers`); ``environ`` the job's
+    environment (default: this process's, as it is now).
     """
     job_dir = work / f"job-{number:05d}"
     job_dir.mkdir()
@@ -112,7 +114,8 @@ def _job_in_child(job: Job, number: int, template: Path, work: Path, output: Pat
         request.write_text(json.dumps({
             "job": asdict(job), "template": str(template), "work": str(job_dir / "w"),
             "output": str(output), "options": asdict(options), "slot": slot,
-            "stderr": str(stderr), "environ": dict(os.environ), "cwd": os.getcwd()}))
+            "stderr": str(stderr), "environ": dict(os.environ if environ is None else environ),
+            "cwd": os.getcwd()}))
         child = (workers or _workers()).Process(target=run_job, args=(str(request),), daemon=True)
         with _LOCK:
             child.start()
