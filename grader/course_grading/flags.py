@@ -447,15 +447,9 @@ def _canonical(source: str) -> str:
 
 def _without_hidden_tests(source: str) -> str:
     """A master test cell as the student version shows it: the hidden part removed."""
-    kept, inside = [], False
-    for line in source.splitlines():
-        if "### BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "### END HIDDEN TESTS" in line:
-            inside = False
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept)
+    from course_grading.preprocessors import HIDDEN_BEGIN, HIDDEN_END, outside_markers
+
+    return outside_markers(source, HIDDEN_BEGIN, HIDDEN_END)
 
 
 def scan(notebook: Any, master: Any, *, student_id: str = "", name: str = "") -> list[Flag]:

@@ -55,6 +55,20 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
+def outside_markers(source: str, begin: str, end: str) -> str:
+    """``source`` without the lines between (and on) the markers ``begin`` and ``end``: a test
+    cell as the student version shows it, or a solution cell as every student starts it."""
+    kept, inside = [], False
+    for line in source.splitlines():
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def hidden_test_lines(cells: Any) -> set[str]:
     """The lines between the hidden-test markers of ``cells``, normalised.
 

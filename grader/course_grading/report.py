@@ -142,15 +142,9 @@ class SimilarPair:
 
 def _starter(source: str) -> str:
     """A master cell without its solution: the code every student starts from."""
-    lines, inside = [], False
-    for line in source.splitlines():
-        if "### BEGIN SOLUTION" in line:
-            inside = True
-        elif "### END SOLUTION" in line:
-            inside = False
-        elif not inside:
-            lines.append(line)
-    return "\n".join(lines)
+    from course_grading.preprocessors import outside_markers
+
+    return outside_markers(source, "### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def similar_pairs(submissions: Path, solutions: Path) -> list[SimilarPair]:
