@@ -367,3 +367,22 @@ def test_the_preflight_names_a_file_the_kernels_user_cannot_read(tmp_path, monke
 def test_the_preflight_passes_here(tmp_path):
     runtime = sandbox.prepare_runtime(tmp_path / "runtime", 0)
     assert sandbox.preflight(sandbox.SandboxSpec(runtime)) is None
+
+
+def test_hostile_metadata_and_deep_code_do_not_break_the_report_or_the_flags(tmp_path):
+    """A decoy file whose cells carry a list or a mapping as grade_id, and code nested past
+    Python's parser, are read as untrusted: the similarity check skips them, the flags give
+    up on the cell, neither raises."""
+    import nbformat
+
+    from course_grading import flags, report
+
+    for student, grade_id in (("list", ["x"]), ("mapping", {"a": 1})):
+        notebook = _notebook(NEURONS, RIGHT_NEURON)
+        bad = nbformat.v4.new_code_cell("x = 1")
+        bad.metadata["nbgrader"] = {"grade_id": grade_id}
+        notebook.cells.append(bad)
+        _save(tmp_path / "subs" / student, NEURONS, notebook)
+    _save(tmp_path / "subs" / "plain", NEURONS, _notebook(NEURONS, RIGHT_NEURON))
+    assert isinstance(report.similar_pairs(tmp_path / "subs", ROOT / "solutions"), list)
+    assert flags._parse("z = a" + ".b" * 200_000) is None

@@ -436,7 +436,7 @@ def _imported_names(trees: Iterable[ast.AST]) -> set[str]:
 def _parse(source: str) -> ast.AST | None:
     try:
         return ast.parse(_python_source(source))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # hostile depth or size
         return None
 
 

@@ -34,6 +34,7 @@ import io
 import json
 import keyword
 import statistics
+from typing import Any
 import tokenize
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -147,6 +148,15 @@ def _starter(source: str) -> str:
     return outside_markers(source, "### BEGIN SOLUTION", "### END SOLUTION")
 
 
+def _grade_id(cell: Any) -> str | None:
+    """A submitted cell's nbgrader ``grade_id`` when it is a string, else None: the file is
+    the student's, so its metadata can be of any shape."""
+    meta = cell.get("metadata", {})
+    nbgrader = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
 def similar_pairs(submissions: Path, solutions: Path) -> list[SimilarPair]:
     """Pairs of students with near-identical solution cells, notebook by notebook."""
     import nbformat
@@ -176,7 +186,7 @@ def similar_pairs(submissions: Path, solutions: Path) -> list[SimilarPair]:
                 continue
             found: set[int] = set()
             for cell in cells:
-                if cell.metadata.get("nbgrader", {}).get("grade_id") in solution_ids:
+                if _grade_id(cell) in solution_ids and isinstance(cell.source, str):
                     found |= fingerprints(cell.source)
             prints[folder.name] = found - starter
         for first, second in combinations(sorted(prints), 2):

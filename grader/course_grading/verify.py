@@ -128,7 +128,7 @@ def _names_used(sources: list[str]) -> set[str]:
 
             tree = ast.parse(TransformerManager().transform_cell(source))
             names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-        except (SyntaxError, ValueError, ImportError):
+        except (SyntaxError, ValueError, ImportError, RecursionError, MemoryError):
             names |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source))
     return names
 
