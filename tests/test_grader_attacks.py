@@ -364,6 +364,48 @@ def test_the_preflight_names_a_file_the_kernels_user_cannot_read(tmp_path, monke
     assert problem and "MNIST_PATH" in problem and str(private) in problem
 
 
+def test_the_kernel_can_always_read_its_connection_file_while_the_runtime_is_locked(
+        tmp_path, monkeypatch):
+    """The grader takes the runtime folder back while the kernel is still starting and reads
+    its connection file: after every single chmod or chown of ``lock_runtime`` the kernel's
+    user can still traverse the folder and read the file (taking the folder first, at 0700,
+    made kernels die at start-up on a busy machine). A link planted under a file's name is
+    not followed. At the end the kernel can write nothing there."""
+    runtime = sandbox.prepare_runtime(tmp_path / "runtime", 0)
+    kernel_uid = runtime.stat().st_uid
+    connection = runtime / "kernel.json"
+    connection.write_text("{}")
+    connection.chmod(0o600)
+    os.chown(connection, kernel_uid, kernel_uid)  # as the launcher does
+    outside = tmp_path / "outside"
+    outside.write_text("secret")
+    outside.chmod(0o600)
+    (runtime / "planted").symlink_to(outside)
+
+    def allowed(path: Path, bits: int) -> bool:
+        info = os.stat(path)
+        return bool((info.st_mode >> 6 if info.st_uid == kernel_uid else info.st_mode) & bits)
+
+    states = []
+
+    def watched(function):
+        def call(*args, **kwargs):
+            result = function(*args, **kwargs)
+            states.append((function.__name__, allowed(runtime, 0o1), allowed(connection, 0o4)))
+            return result
+        return call
+
+    for name in ("chmod", "chown", "fchmod", "fchown"):
+        monkeypatch.setattr(os, name, watched(getattr(os, name)))
+    sandbox.lock_runtime(runtime)
+    monkeypatch.undo()
+    assert states and all(traverse and read for _, traverse, read in states), states
+    assert (runtime.stat().st_mode & 0o777, connection.stat().st_mode & 0o777) == (0o755, 0o644)
+    if os.geteuid() == 0:
+        assert (runtime.stat().st_uid, connection.stat().st_uid) == (0, 0)
+    assert outside.stat().st_mode & 0o777 == 0o600 and outside.read_text() == "secret"
+
+
 def test_the_preflight_passes_here(tmp_path):
     runtime = sandbox.prepare_runtime(tmp_path / "runtime", 0)
     assert sandbox.preflight(sandbox.SandboxSpec(runtime)) is None

@@ -45,6 +45,7 @@ import json
 import os
 import shutil
 import site
+import stat
 import subprocess
 import sys
 import time
@@ -399,11 +400,32 @@ class SandboxKernelManager(AsyncKernelManager):
 
 
 def lock_runtime(folder: Path) -> None:
-    """Make ``folder`` (and the files in it) unwritable for the kernel's user."""
-    if os.geteuid() == 0:
-        os.chown(folder, 0, 0)
-        for entry in folder.iterdir():
-            if not entry.is_symlink() and entry.is_file():
-                os.chown(entry, 0, 0)
-                entry.chmod(0o644)
+    """Make ``folder`` (and the files in it) unwritable for the kernel's user.
+
+    The kernel is running while this happens and still reads its connection file, so every
+    step keeps the folder traversable and the file readable for it: modes are opened to
+    others first, and only then does root take ownership. (Taking ownership of a 0700 folder
+    first left a window, wide on a busy machine, in which the kernel could not find its own
+    connection file and died at start-up.)
+    """
     folder.chmod(0o755)
+    # Files are changed through a descriptor opened without following links, so a name the
+    # kernel swapped for a link cannot send root's chmod or chown elsewhere.
+    descriptors = []
+    try:
+        for entry in folder.iterdir():
+            try:
+                fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:  # a link, a socket, or gone: nothing to lock
+                continue
+            descriptors.append(fd)
+        files = [fd for fd in descriptors if stat.S_ISREG(os.fstat(fd).st_mode)]
+        for fd in files:
+            os.fchmod(fd, 0o644)
+        if os.geteuid() == 0:
+            for fd in files:
+                os.fchown(fd, 0, 0)
+            os.chown(folder, 0, 0, follow_symlinks=False)
+    finally:
+        for fd in descriptors:
+            os.close(fd)
