@@ -147,7 +147,8 @@ def judge(exercise: Exercise, function: Callable[..., Any], cases: list[Case]) -
         kwargs = {k: _copy(v) for k, v in case.kwargs.items()}
         call_text = case.call or f"{exercise.name}{describe_args(case.args, case.kwargs)}"
         got = call(function, exercise.name, call_text, passed, kwargs)
-        problem = _returned_nothing(got, exercise.name) or exercise.compare(got, case, passed)
+        problem = (_returned_nothing(got, exercise.name, function)
+                   or exercise.compare(got, case, passed))
         if problem:
             raise Incorrect(f"{call_text}: {problem}\nHint: {exercise.hint}")
     return len(cases)
@@ -184,10 +185,26 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _returned_nothing(got: Any, name: str) -> str | None:
-    if got is None:
-        return f"returned None. Is a `return` statement missing at the end of {name}?"
-    return None
+def _returned_nothing(got: Any, name: str, function: Any = None) -> str | None:
+    """The message for a function that returned None, naming the pasted ``def`` when it is one.
+
+    Pasting a whole function, ``def`` line included, into the body of the notebook's ``def``
+    makes a function inside the function: the inner one has the ``return``, the outer one
+    returns nothing. The learner sees a ``return`` on screen, so "is a return missing" would
+    mislead; the code object says what happened.
+    """
+    if got is not None:
+        return None
+    code = getattr(function, "__code__", None)
+    nested = [const.co_name for const in getattr(code, "co_consts", ())
+              if hasattr(const, "co_name") and hasattr(const, "co_code")]
+    if name in nested:
+        return (f"returned None: your {name} has a second `def {name}(...)` inside it, so "
+                f"the `return` belongs to that inner function and the outer one returns "
+                f"nothing. The whole function was pasted into the body, `def` line included: "
+                f"keep one `def {name}(...)` line (delete the inner one, with its docstring) "
+                f"and the lines of your function below it.")
+    return f"returned None. Is a `return` statement missing at the end of {name}?"
 
 
 # --- describing values in messages -----------------------------------------------------------
@@ -724,7 +741,7 @@ def judge_build_model(build_model: Callable[[], Any]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first = call(build_model, name, "build_model()", (), {})
-        problem = _returned_nothing(first, name)
+        problem = _returned_nothing(first, name, build_model)
         if problem:
             raise Incorrect(f"build_model(): {problem}")
         problems = model_problems(first)

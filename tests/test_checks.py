@@ -87,6 +87,22 @@ def test_missing_return_is_named_in_one_line(exercise):
     assert "TypeError" not in str(error.value) and "shape ()" not in str(error.value)
 
 
+@pytest.mark.parametrize("exercise", sorted(answer_styles.NOTEBOOKS))
+def test_a_whole_def_pasted_into_the_body_is_named_not_a_missing_return(exercise):
+    """Pasting a whole function, ``def`` line included, into the stub's body nests it: the
+    message says so, instead of asking for a ``return`` the learner can see on screen."""
+    import textwrap
+
+    right = next(iter(answer_styles.RIGHT[exercise].values()))
+    pasted = (f"def {exercise}(*args, **kwargs):\n    \"\"\"The stub's docstring.\"\"\"\n"
+              + textwrap.indent(right.strip("\n"), "    ") + "\n")
+    with pytest.raises(checks.Incorrect) as error:
+        _run_check(exercise, answer_styles.define(exercise, pasted))
+    first = str(error.value).splitlines()[0]
+    assert f"second `def {exercise}(...)` inside it" in first
+    assert "`return` statement missing" not in first
+
+
 def test_arguments_are_copies_so_an_in_place_relu_cannot_change_later_checks(capsys):
     in_place = answer_styles.define("relu", answer_styles.RIGHT["relu"]["in_place"])
     for _ in range(2):
