@@ -30,7 +30,7 @@ def _labels_of(labels: Any) -> np.ndarray:
 
 def show_digits(images: np.ndarray, labels: Any | None = None, *, predictions: Any | None = None,
                 rows: int = 3, cols: int = 3, class_names: Sequence[str] | None = None,
-                title: str | None = None) -> Figure:
+                title: str | None = None, cmap: str = "gray_r") -> Figure:
     """Draw the first ``rows * cols`` images in a grid, each titled with its label.
 
     Args:
@@ -40,6 +40,9 @@ def show_digits(images: np.ndarray, labels: Any | None = None, *, predictions: A
         rows, cols: the grid size.
         class_names: names to show instead of numbers (for Fashion-MNIST).
         title: the figure's title; a default one says what is shown.
+        cmap: the grey map. Digits are drawn dark ink on light paper (``"gray_r"``);
+            photographs such as Fashion-MNIST's, bright objects on black, read as
+            themselves with ``"gray"`` and as negatives with ``"gray_r"``.
     """
     count = min(rows * cols, len(images))
     # Constrained layout keeps each title clear of the image above it (tight_layout let the
@@ -53,7 +56,7 @@ def show_digits(images: np.ndarray, labels: Any | None = None, *, predictions: A
         ax.axis("off")
         if index >= count:
             continue
-        ax.imshow(np.asarray(images[index]).reshape(28, 28), cmap="gray_r")
+        ax.imshow(np.asarray(images[index]).reshape(28, 28), cmap=cmap)
         parts = []
         if true is not None:
             parts.append(f"label {name(int(true[index]))}")
@@ -85,7 +88,8 @@ def plot_history(history: Any, *, title: str | None = None) -> Figure:
         ax.grid(alpha=0.3)
         ax.legend()
         ax.set_title(f"{metric.capitalize()} per epoch")
-    fig.suptitle(title or "Training curves: loss falls and accuracy rises as the model learns")
+    fig.suptitle(title or "Each epoch on the training images (solid) and the validation images "
+                          "(dashed)")
     fig.tight_layout()
     return fig
 
@@ -144,7 +148,13 @@ def plot_loss_landscape(loss: Callable[[float, float], float], w_range: tuple[fl
 
 
 def plot_experiment(histories: Mapping[str, Any], *, title: str | None = None) -> Figure:
-    """Compare training runs side by side: training loss and validation accuracy per epoch.
+    """Compare training runs side by side: loss, and errors (1 - accuracy), per epoch.
+
+    Each panel pairs one metric on the training images (solid) with the same metric on the
+    validation images (dashed), one colour per run, so a gap between the two (overfitting)
+    is read as a gap between two lines of one colour. Both panels use a log scale: runs that
+    differ by one point of accuracy near the top (4% errors against 5%) stay apart, and a
+    diverged run (90% errors, a loss in the hundreds) still fits on the same axes.
 
     Args:
         histories: ``{setting: History}`` (or ``.history`` dicts), one per run, in the order
@@ -153,32 +163,59 @@ def plot_experiment(histories: Mapping[str, Any], *, title: str | None = None) -
     """
     if not histories:
         raise ValueError("plot_experiment needs at least one History")
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained")
-    styles = ("-o", "--s", ":^", "-.D", "-v", "--P")
+    fig, (loss_ax, error_ax) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = ("o", "s", "^", "D", "v", "P")
     longest = 0
-    for (name, history), style in zip(histories.items(), itertools.cycle(styles)):
+    for (name, history), colour, marker in zip(histories.items(), itertools.cycle(colours),
+                                               itertools.cycle(markers)):
         logs = getattr(history, "history", history)
-        losses = np.asarray(logs["loss"], dtype=float)
-        epochs = np.arange(1, len(losses) + 1)
-        longest = max(longest, len(losses))
-        # A diverged run's loss can be inf or nan: matplotlib leaves those points out.
-        loss_ax.plot(epochs, np.where(np.isfinite(losses), losses, np.nan), style,
-                     label=str(name))
-        if "val_accuracy" in logs:
-            acc_ax.plot(epochs, logs["val_accuracy"], style, label=str(name))
-    loss_ax.set_yscale("log")
-    loss_ax.set_title("Training loss (log scale): lower is better")
+        longest = max(longest, len(logs["loss"]))
+        for ax, metric, as_shown in ((loss_ax, "loss", _finite),
+                                     (error_ax, "accuracy", _error_rate)):
+            for prefix, line in (("", "-"), ("val_", "--")):
+                if prefix + metric not in logs:
+                    continue
+                values = as_shown(logs[prefix + metric])
+                epochs = np.arange(1, len(values) + 1)
+                label = str(name) if prefix == "" else "_nolegend_"
+                ax.plot(epochs, values, line, marker=marker, color=colour, markersize=4,
+                        label=label, fillstyle="full" if prefix == "" else "none")
+    loss_ax.set_title("Loss (log scale): lower is better")
     loss_ax.set_ylabel("loss")
-    acc_ax.set_title("Validation accuracy: higher is better")
-    acc_ax.set_ylabel("accuracy")
-    acc_ax.set_ylim(0, 1)
-    for ax in (loss_ax, acc_ax):
+    error_ax.set_title("Errors, 1 - accuracy (log scale): lower is better")
+    error_ax.set_ylabel("share of images wrong")
+    error_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0%}"
+                                                     if value >= 0.01 else f"{value:.1%}"))
+    for ax in (loss_ax, error_ax):
+        ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_xticks(np.arange(1, longest + 1))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    # One legend for the runs (colours), one for the two kinds of line.
+    loss_ax.legend(fontsize=8, title="run", title_fontsize=8)
+    error_ax.legend(handles=[plt.Line2D([], [], color="black", linestyle="-", marker="o",
+                                        label="training images"),
+                             plt.Line2D([], [], color="black", linestyle="--", marker="o",
+                                        fillstyle="none", label="validation images")],
+                    fontsize=8)
     fig.suptitle(title or "The same model trained with different settings")
     return fig
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    """The values as floats, inf and nan (a diverged run) left out of the line."""
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+#: The smallest error rate drawn: a log scale cannot show 0 (every training image right).
+ERROR_FLOOR = 1e-4
+
+
+def _error_rate(accuracies: Sequence[float]) -> np.ndarray:
+    """1 - accuracy, at least :data:`ERROR_FLOOR`, for a log scale."""
+    return np.maximum(1.0 - _finite(accuracies), ERROR_FLOOR)
 
 
 def plot_prediction(image: np.ndarray, probabilities: Any, *, label: int | None = None,

@@ -166,16 +166,25 @@ def test_loss_landscape_refuses_a_loss_it_cannot_map(loss, message):
         plots.plot_loss_landscape(loss, (-1, 1), (-1, 1))
 
 
-def test_experiment_draws_one_line_per_run_in_both_panels():
-    runs = {"rate 0.001": {"loss": [0.5, 0.2, 0.1], "val_accuracy": [0.9, 0.93, 0.95]},
+def test_experiment_pairs_training_and_validation_of_the_same_metric_per_run():
+    runs = {"rate 0.001": {"loss": [0.5, 0.2, 0.1], "val_loss": [0.6, 0.3, 0.25],
+                           "accuracy": [0.9, 0.95, 1.0], "val_accuracy": [0.9, 0.93, 0.95]},
             "rate 1.0": {"loss": [300.0, float("inf"), 2.3, 2.3],
-                         "val_accuracy": [0.1, 0.1, 0.11, 0.1]}}
+                         "accuracy": [0.1, 0.1, 0.11, 0.1]}}
     fig = plots.plot_experiment(runs)
-    loss_ax, acc_ax = fig.axes
-    assert [line.get_label() for line in loss_ax.lines] == list(runs)
-    assert [line.get_label() for line in acc_ax.lines] == list(runs)
-    assert loss_ax.get_yscale() == "log" and acc_ax.get_ylim() == (0, 1)
-    assert np.isnan(loss_ax.lines[1].get_ydata()[1])  # an inf loss is left out of the line
+    loss_ax, error_ax = fig.axes
+    # The run legend names each run once; the first run has a validation line, the second not.
+    assert [text.get_text() for text in loss_ax.get_legend().get_texts()] == list(runs)
+    assert [line.get_linestyle() for line in loss_ax.lines] == ["-", "--", "-"]
+    assert [line.get_linestyle() for line in error_ax.lines] == ["-", "--", "-"]
+    # Training and validation lines of one run share its colour; runs differ.
+    colours = [line.get_color() for line in loss_ax.lines]
+    assert colours[0] == colours[1] != colours[2]
+    assert loss_ax.get_yscale() == error_ax.get_yscale() == "log"
+    assert np.isnan(loss_ax.lines[2].get_ydata()[1])  # an inf loss is left out of the line
+    # Errors are 1 - accuracy, with a floor for a perfect epoch (log scale).
+    np.testing.assert_allclose(error_ax.lines[1].get_ydata(), [0.1, 0.07, 0.05])
+    np.testing.assert_allclose(error_ax.lines[0].get_ydata(), [0.1, 0.05, plots.ERROR_FLOOR])
     assert list(loss_ax.get_xticks()) == [1, 2, 3, 4]  # the longest run's epochs, not the last
     with pytest.raises(ValueError, match="at least one"):
         plots.plot_experiment({})
