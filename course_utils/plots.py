@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 
 def _labels_of(labels: Any) -> np.ndarray:
@@ -185,13 +185,16 @@ def plot_experiment(histories: Mapping[str, Any], *, title: str | None = None) -
     loss_ax.set_ylabel("loss")
     error_ax.set_title("Errors, 1 - accuracy (log scale): lower is better")
     error_ax.set_ylabel("share of images wrong")
-    error_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0%}"
-                                                     if value >= 0.01 else f"{value:.1%}"))
     for ax in (loss_ax, error_ax):
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_xticks(np.arange(1, longest + 1))
         ax.grid(alpha=0.3, which="both")
+    # Errors as percentages at 1, 2 and 5 of each power of ten (set after the log scale, which
+    # brings its own ticks): 2%, 5%, 10%, 20% read faster than 2 x 10^-2.
+    error_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    error_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value * 100:.3g}%"))
+    error_ax.yaxis.set_minor_formatter(NullFormatter())
     # One legend for the runs (colours), one for the two kinds of line.
     loss_ax.legend(fontsize=8, title="run", title_fontsize=8)
     error_ax.legend(handles=[plt.Line2D([], [], color="black", linestyle="-", marker="o",
@@ -335,6 +338,48 @@ def _confidence_text(probability: float) -> str:
         return "\N{ALMOST EQUAL TO}100%"
     decimals = max(0, 1 - math.floor(round(math.log10(rest), 9)))  # 0.001 is not 0.000999...
     return f"{probability * 100:.{decimals}f}%"
+
+
+def show_weights(kernel: Any, *, units: Sequence[int] | None = None, count: int = 16,
+                 cols: int = 8, title: str | None = None) -> Figure:
+    """Draw a first dense layer's weights as images: one 28x28 picture per hidden unit.
+
+    Each hidden unit's weighted sum gives every pixel a weight; laid out as the image they
+    multiply, the weights show what the unit looks for. Red pixels raise the sum where the
+    image has ink, blue ones lower it; white pixels do not matter. One colour scale, symmetric
+    around 0, is shared by all the pictures, so they can be compared.
+
+    Args:
+        kernel: the layer's weight matrix, shape ``(784, units)`` (Keras's ``layer.kernel``).
+        units: which units to draw; by default the ``count`` units with the largest weights
+            (the most decided ones: many units of a trained layer look like noise).
+        count, cols: how many units to draw by default, and how many per row.
+        title: the figure's title; a default one says what is shown.
+    """
+    weights = np.asarray(kernel, dtype=float)
+    if weights.ndim != 2 or weights.shape[0] != 28 * 28:
+        raise ValueError(f"show_weights needs a (784, units) weight matrix, got shape "
+                         f"{weights.shape}: is it the first Dense layer after Flatten?")
+    if units is None:
+        units = np.argsort(-np.linalg.norm(weights, axis=0), kind="stable")[:count]
+    units = [int(unit) for unit in units]
+    if not units or not all(0 <= unit < weights.shape[1] for unit in units):
+        raise ValueError(f"units must be between 0 and {weights.shape[1] - 1}")
+    limit = float(np.abs(weights[:, units]).max()) or 1.0
+    rows = math.ceil(len(units) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols + 1, 1.6 * rows + 0.6),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, unit in zip(axes.flat, units):
+        shown = ax.imshow(weights[:, unit].reshape(28, 28), cmap="RdBu_r", vmin=-limit,
+                          vmax=limit)
+        ax.set_title(f"unit {unit}", fontsize=8)
+    colorbar = fig.colorbar(shown, ax=axes, shrink=0.8)
+    colorbar.set_label("weight: red raises the sum, blue lowers it")
+    fig.suptitle(title or f"What {len(units)} hidden units look for: each one's 784 weights "
+                          f"laid out as an image")
+    return fig
 
 
 # --- diagrams --------------------------------------------------------------------------------

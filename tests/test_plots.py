@@ -188,3 +188,31 @@ def test_experiment_pairs_training_and_validation_of_the_same_metric_per_run():
     assert list(loss_ax.get_xticks()) == [1, 2, 3, 4]  # the longest run's epochs, not the last
     with pytest.raises(ValueError, match="at least one"):
         plots.plot_experiment({})
+
+
+def test_experiment_errors_are_labelled_as_percentages():
+    runs = {"a": {"loss": [1.0, 0.5], "accuracy": [0.0, 0.985], "val_accuracy": [0.7, 0.95]}}
+    fig = plots.plot_experiment(runs)
+    error_ax = fig.axes[1]
+    fig.canvas.draw()
+    labels = [tick.get_text() for tick in error_ax.get_yticklabels() if tick.get_text()]
+    assert labels and all(re.fullmatch(r"\d+(\.\d+)?%", label) for label in labels), labels
+    assert {"2%", "10%", "100%"} <= set(labels), labels
+
+
+def test_weights_are_drawn_as_images_on_one_symmetric_scale():
+    kernel = RNG.normal(size=(784, 40))
+    kernel[:, 7] *= 10                                   # the strongest unit comes first
+    fig = plots.show_weights(kernel, count=6, cols=3)
+    images = [image for ax in fig.axes for image in ax.get_images()]
+    assert len(images) == 6
+    assert [ax.get_title() for ax in fig.axes if ax.get_images()][0] == "unit 7"
+    low, high = images[0].get_clim()
+    assert low == -high and high == pytest.approx(np.abs(kernel).max())
+    assert images[0].get_array().shape == (28, 28)
+    chosen = plots.show_weights(kernel, units=[3, 5])
+    assert [ax.get_title() for ax in chosen.axes if ax.get_images()] == ["unit 3", "unit 5"]
+    with pytest.raises(ValueError, match="784"):
+        plots.show_weights(kernel[:100])
+    with pytest.raises(ValueError, match="between 0 and 39"):
+        plots.show_weights(kernel, units=[40])
