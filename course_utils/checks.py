@@ -30,7 +30,8 @@ from course_utils.exercises import compile_problems, model_problems
 from course_utils.hints import hint
 
 __all__ = [
-    "Incorrect", "NotAttempted", "check_accuracy", "check_build_model", "check_dataset_megabytes",
+    "Incorrect", "NotAttempted", "check_accuracy", "check_build_model", "check_cross_entropy",
+    "check_dataset_megabytes",
     "check_dense_forward", "check_gradient_step", "check_neuron", "check_normalize",
     "check_one_hot", "check_predict_digit", "check_relu", "check_sigmoid", "check_softmax",
     "check_steps_per_epoch", "compile_problems", "hint", "model_problems", "passed",
@@ -140,6 +141,11 @@ def check_normalize(normalize: Callable[..., Any]) -> None:
 def check_one_hot(one_hot: Callable[..., Any]) -> None:
     """Check ``one_hot(labels, num_classes=10)`` on arrays, lists and class counts."""
     _check("one_hot", one_hot)
+
+
+def check_cross_entropy(cross_entropy: Callable[..., Any]) -> None:
+    """Check ``cross_entropy(labels, probabilities)``: the batch's mean loss, finite at p = 0."""
+    _check("cross_entropy", cross_entropy)
 
 
 def check_build_model(build_model: Callable[[], Any]) -> None:

@@ -401,6 +401,64 @@ ONE_HOT = Exercise(
     success="one_hot turns label 5 into [0 0 0 0 0 1 0 0 0 0], and a batch into one row each.")
 
 
+def _cross_entropy_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    low, high = (float(bound) for bound in case.expected)
+    labels = np.asarray(case.args[0], dtype=float)
+    p_true = np.sum(labels * np.asarray(case.args[1], dtype=float), axis=-1)
+    if isinstance(got, np.ndarray) and got.ndim == 1 and got.shape == (len(labels),):
+        return (f"returned one number per example, shape {got.shape}; the loss of a batch is "
+                f"one number, the mean over its examples.")
+    problem = _kind_problem(got, "one number")
+    if problem:
+        return problem
+    if isinstance(got, np.ndarray) and got.ndim > 0:
+        return f"returned an array of shape {got.shape}, expected one number."
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        return f"returned {describe(got)} ({type(got).__name__}), expected one number."
+    zero = bool(np.any(p_true == 0))
+    if not math.isfinite(value):
+        if zero:
+            return (f"returned {value}: an example's true class has probability 0 here, and "
+                    f"log(0) is -inf. A model can be that sure and that wrong (float32 rounds "
+                    f"tiny probabilities to 0); the loss must still be a finite number, a "
+                    f"large one.")
+        return f"returned {value}, expected a finite number."
+    tolerance = 1e-5 * max(1.0, abs(high)) + 1e-6
+    if low - tolerance <= value <= high + tolerance:
+        return None
+    expected = f"{low:.6g}" if high - low < 1e-3 else f"between {low:.4g} and {high:.4g}"
+    message = f"returned {value:.6g}, expected {expected}."
+    if value < -tolerance:
+        return message + " A loss is never negative: -log(p) is at least 0 when p <= 1."
+    if len(labels) > 1 and math.isclose(value, len(labels) * (low + high) / 2,
+                                        rel_tol=max(1e-3, (high - low) / max(high, 1e-12))):
+        return message + " That is the sum over the examples; the loss is their mean."
+    if zero and value > high:
+        return (message + " That is more than any floor under the log gives (-log of the "
+                "smallest positive float is about 744): put a small floor under the "
+                "probability, such as Keras's 1e-7, rather than replacing an infinite loss "
+                "by a huge number.")
+    if zero and value < low:
+        return (message + " A probability of 0 for the true class is the worst mistake "
+                "there is: it must cost more than any probability above 0 does, so the "
+                "floor you put under it must be tiny (Keras's is 1e-7).")
+    if not zero and np.all(p_true > 1e-3) and value < low:
+        return (message + " A probability this far from 0 needs no floor: a floor as large "
+                "as this one changes the loss of a right but unsure prediction.")
+    return message
+
+
+CROSS_ENTROPY = Exercise(
+    name="cross_entropy", compare=_cross_entropy_compare,
+    hint="for each example take -log of the probability given to its true class (the one "
+         "where its label is 1), then average over the batch. Keep the log away from 0: "
+         "a probability of 0 must give a large finite loss, not inf.",
+    success="cross_entropy gives the mean loss of a batch, finite even for a probability of "
+            "0, as Keras's loss does.")
+
+
 # --- 06 gradient descent ---------------------------------------------------------------------
 
 def _gradient_step_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
@@ -772,5 +830,6 @@ BUILD_MODEL_SUCCESS = ("build_model returns the compiled reference model: 784 ->
 #: Every exercise judged case by case, by name (``build_model`` has :func:`judge_build_model`).
 #: The grading side's answer key has an entry for each of them.
 EXERCISES: dict[str, Exercise] = {e.name: e for e in (
-    NEURON, DENSE_FORWARD, RELU, SIGMOID, SOFTMAX, NORMALIZE, ONE_HOT, GRADIENT_STEP,
+    NEURON, DENSE_FORWARD, RELU, SIGMOID, SOFTMAX, NORMALIZE, ONE_HOT, CROSS_ENTROPY,
+    GRADIENT_STEP,
     STEPS_PER_EPOCH, ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}

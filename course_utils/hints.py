@@ -57,6 +57,15 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
         "Row k of the identity matrix np.eye(num_classes) has its 1.0 in column k: it is the "
         "one-hot row of label k. Indexing an array with an array of labels picks one row per "
         "label."),
+    "cross_entropy": (
+        "Each example's loss is -log of the probability the model gave its true class. The "
+        "one-hot label has a single 1, in that class's column, so a product with the label "
+        "picks that probability out of the row; the batch's loss is the mean of the examples' "
+        "losses.",
+        "Try your function on a row whose true class has probability 0. What is log(0)? A "
+        "model that is sure and wrong should get a large loss, but a number: decide how to "
+        "keep the log away from 0 without changing the loss of any probability a model "
+        "really gives (0.005 is a real prediction, 1e-12 hardly)."),
     "build_model": (
         "The model is three layers in order: flatten each 28 × 28 image into 784 numbers, a "
         "dense layer of 512 units with ReLU, a dense layer of 10 units with softmax (one "

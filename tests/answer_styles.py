@@ -22,6 +22,7 @@ NOTEBOOKS = {
     "softmax": "03_activations.ipynb",
     "normalize": "04_data_and_preprocessing.ipynb",
     "one_hot": "04_data_and_preprocessing.ipynb",
+    "cross_entropy": "05_building_the_model.ipynb",
     "build_model": "05_building_the_model.ipynb",
     "gradient_step": "06_gradient_descent.ipynb",
     "steps_per_epoch": "07_training.ipynb",
@@ -125,6 +126,43 @@ def normalize(images):
 ''',
     },
     "one_hot": answers.ONE_HOT_RIGHT,
+    "cross_entropy": {
+        "clip": '''
+def cross_entropy(labels, probabilities):
+    p_true = np.sum(labels * probabilities, axis=-1)
+    return float(np.mean(-np.log(np.clip(p_true, 1e-7, 1.0))))
+''',
+        "add_epsilon_all_classes": '''
+def cross_entropy(labels, probabilities):
+    return np.mean(-np.sum(labels * np.log(probabilities + 1e-12), axis=1))
+''',
+        "keras_loss": '''
+def cross_entropy(labels, probabilities):
+    loss = keras.losses.CategoricalCrossentropy()
+    return float(loss(labels, probabilities))
+''',
+        "argmax_index_maximum": '''
+def cross_entropy(labels, probabilities):
+    rows = np.arange(len(labels))
+    p = probabilities[rows, np.argmax(labels, axis=1)]
+    return -np.mean(np.log(np.maximum(p, 1e-15)))
+''',
+        "float32_tiny_floor": '''
+def cross_entropy(labels, probabilities):
+    p = np.maximum(np.sum(labels * probabilities, axis=-1), np.finfo(np.float32).tiny)
+    return np.mean(-np.log(p))
+''',
+        "loop_with_if": '''
+import math
+
+def cross_entropy(labels, probabilities):
+    total = 0.0
+    for t, p in zip(labels, probabilities):
+        q = float(np.dot(t, p))
+        total += -math.log(q) if q > 1e-9 else -math.log(1e-9)
+    return total / len(labels)
+''',
+    },
     "build_model": {
         **answers.BUILD_MODEL_RIGHT,
         "seed_tutorial_no_input": '''
@@ -345,6 +383,34 @@ import tensorflow as tf
 def one_hot(labels, num_classes=10):
     return tf.one_hot(np.asarray(labels), depth=num_classes)
 ''', "tensor"),
+    },
+    "cross_entropy": {
+        "log_of_zero": ("\ndef cross_entropy(labels, probabilities):\n"
+                        "    return np.mean(-np.sum(labels * np.log(probabilities), axis=-1))\n",
+                        "log(0)"),
+        "sum_not_mean": ("\ndef cross_entropy(labels, probabilities):\n"
+                         "    p = np.clip(np.sum(labels * probabilities, axis=-1), 1e-7, 1)\n"
+                         "    return float(np.sum(-np.log(p)))\n", "sum over the examples"),
+        "big_floor": ("\ndef cross_entropy(labels, probabilities):\n"
+                      "    p = np.clip(np.sum(labels * probabilities, axis=-1), 0.01, 1)\n"
+                      "    return float(np.mean(-np.log(p)))\n", "expected"),
+        "drops_zeros": ("\ndef cross_entropy(labels, probabilities):\n"
+                        "    p = np.sum(labels * probabilities, axis=-1)\n"
+                        "    return float(np.mean(-np.log(p[p > 0])))\n", "worst mistake"),
+        "infinity_made_huge": ("\ndef cross_entropy(labels, probabilities):\n"
+                               "    p = np.sum(labels * probabilities, axis=-1)\n"
+                               "    return float(np.mean(np.nan_to_num(-np.log(p))))\n",
+                               "more than any floor"),
+        "no_minus": ("\ndef cross_entropy(labels, probabilities):\n"
+                     "    p = np.clip(np.sum(labels * probabilities, axis=-1), 1e-7, 1)\n"
+                     "    return float(np.mean(np.log(p)))\n", "never negative"),
+        "per_example": ("\ndef cross_entropy(labels, probabilities):\n"
+                        "    p = np.clip(np.sum(labels * probabilities, axis=-1), 1e-7, 1)\n"
+                        "    return -np.log(p)\n", "one number per example"),
+        "log_of_every_class": ("\ndef cross_entropy(labels, probabilities):\n"
+                               "    p = np.clip(probabilities, 1e-7, 1)\n"
+                               "    return float(np.mean(-np.sum(np.log(p), axis=-1)))\n",
+                               "expected"),
     },
     "build_model": {
         "hidden_256_units": (_BM["hidden_256_units"], "256 units"),

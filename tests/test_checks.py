@@ -20,6 +20,7 @@ CHECKS = {
     "steps_per_epoch": checks.check_steps_per_epoch, "accuracy": checks.check_accuracy,
     "predict_digit": checks.check_predict_digit,
     "dataset_megabytes": checks.check_dataset_megabytes,
+    "cross_entropy": checks.check_cross_entropy,
 }
 
 

@@ -224,6 +224,69 @@ def _one_hot_drawn(rng: np.random.Generator) -> list[Case]:
             _one_hot_case(rng.integers(0, 3, size=4).astype(np.uint8), 7)]
 
 
+# --- 05 building the model -------------------------------------------------------------------
+
+#: The floors a sensible cross-entropy may put under a probability before its log, clipped or
+#: added: Keras clips probabilities at 1e-7; anything from the smallest positive float64 (its
+#: log is -744) to 1e-6 is accepted.
+CROSS_ENTROPY_FLOORS = (float(np.nextafter(0.0, 1.0)), 1e-6)
+
+
+def _cross_entropy_bounds(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """``[lowest, highest]`` mean cross-entropy a right answer may return for this batch.
+
+    Away from 0 every floor gives nearly the same number (the bounds differ by about 1e-6 / p);
+    a true-class probability of 0 (or one below 1e-6) costs between -log(p + 1e-6), the most
+    lenient floor added, and -log(max(p, 5e-324)), the strictest clipped (about 744).
+    """
+    p_true = np.sum(np.asarray(labels, float) * np.asarray(probabilities, float), axis=-1)
+    tightest, loosest = CROSS_ENTROPY_FLOORS
+    low = float(np.mean(-np.log(p_true + loosest)))
+    high = float(np.mean(-np.log(np.maximum(p_true, tightest))))
+    return np.array([low, high])
+
+
+def _cross_entropy_case(labels: Any, probabilities: Any, visible: bool = False) -> Case:
+    t = np.asarray(labels, dtype=np.float32)
+    p = np.asarray(probabilities, dtype=np.float32)
+    return Case((t, p), _cross_entropy_bounds(t, p), visible=visible)
+
+
+def _softmax_rows(scores: np.ndarray) -> np.ndarray:
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _cross_entropy_fixed() -> list[Case]:
+    eye = np.eye(3, dtype=np.float32)
+    return [
+        # One example, the true class at 0.7: -log(0.7).
+        _cross_entropy_case([[0, 1, 0]], [[0.2, 0.7, 0.1]], visible=True),
+        # A batch: the mean of -log(0.9), -log(0.5), -log(0.1), not their sum.
+        _cross_entropy_case(eye, [[0.9, 0.05, 0.05], [0.25, 0.5, 0.25], [0.45, 0.45, 0.1]],
+                            visible=True),
+        # Sure and wrong: the true class has probability exactly 0.
+        _cross_entropy_case([[1, 0, 0], [0, 0, 1]], [[0.0, 1.0, 0.0], [0.1, 0.1, 0.8]],
+                            visible=True),
+        # Sure and right: -log(1) = 0 exactly, whatever the zeros elsewhere.
+        _cross_entropy_case([[0, 0, 1, 0]], [[0.0, 0.0, 1.0, 0.0]], visible=True),
+        # Unsure but right a little: a floor as high as 0.01 would change this one.
+        _cross_entropy_case([[0, 1], [1, 0]], [[0.995, 0.005], [0.6, 0.4]]),
+        # Ten classes, a batch of softmax outputs.
+        _cross_entropy_case(np.eye(10)[[3, 1, 4, 1, 5]],
+                            _softmax_rows(np.linspace(-2, 2, 50).reshape(5, 10))),
+    ]
+
+
+def _cross_entropy_drawn(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for n, k, scale in ((16, 10, 1.0), (7, 3, 4.0), (32, 10, 60.0)):
+        labels = np.eye(k)[rng.integers(0, k, size=n)]
+        probabilities = _softmax_rows(rng.normal(size=(n, k)) * scale).astype(np.float32)
+        cases.append(_cross_entropy_case(labels, probabilities))
+    return cases
+
+
 # --- 06 gradient descent ---------------------------------------------------------------------
 
 def _gradient_step_reference(w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray,
@@ -439,6 +502,7 @@ KEYS: dict[str, Key] = {
     "softmax": Key(_softmax_fixed, _softmax_drawn),
     "normalize": Key(_normalize_fixed, _normalize_drawn),
     "one_hot": Key(_one_hot_fixed, _one_hot_drawn),
+    "cross_entropy": Key(_cross_entropy_fixed, _cross_entropy_drawn),
     "gradient_step": Key(_gradient_step_fixed, _gradient_step_drawn),
     "steps_per_epoch": Key(_steps_fixed, _steps_drawn),
     "accuracy": Key(_accuracy_fixed, _accuracy_drawn),
