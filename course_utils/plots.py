@@ -40,9 +40,9 @@ def show_digits(images: np.ndarray, labels: Any | None = None, *, predictions: A
         rows, cols: the grid size.
         class_names: names to show instead of numbers (for Fashion-MNIST).
         title: the figure's title; a default one says what is shown.
-        cmap: the grey map. Digits are drawn dark ink on light paper (``"gray_r"``);
-            photographs such as Fashion-MNIST's, bright objects on black, read as
-            themselves with ``"gray"`` and as negatives with ``"gray_r"``.
+        cmap: the grey map. Both MNIST and Fashion-MNIST store the object bright on a 0
+            background; digits are drawn as dark ink on light paper (``"gray_r"``), and
+            Fashion-MNIST is usually shown as stored, bright on black (``"gray"``).
     """
     count = min(rows * cols, len(images))
     # Constrained layout keeps each title clear of the image above it (tight_layout let the
