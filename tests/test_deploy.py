@@ -748,3 +748,25 @@ def test_the_grading_image_has_the_sandbox_and_dask():
         for path in source.split():
             if path != "deploy/kubernetes/data/mnist.npz":
                 assert (ROOT / path).exists(), f"the grading image copies {path}, which is missing"
+
+
+def test_the_guides_secrets_files_are_values_the_charts_take(tmp_path):
+    """Step 4's commands, run as written (with made-up secrets), write values files that
+    Helm merges into valid values for each chart: the token where each chart reads it."""
+    import subprocess
+
+    section = _guide_section_8()
+    commands = re.findall(r"^ *(printf .*?(?:\\\n.*?)*> ~/\S+)$", section, flags=re.M)
+    assert len(commands) == 2, commands
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "NGSHARE_TOKEN": "t0ken",
+           "GITHUB_CLIENT_ID": "client-id", "GITHUB_CLIENT_SECRET": "client-secret"}
+    subprocess.run(["bash", "-euc", "\n".join(commands)], env=env, check=True)
+    hub = yaml.safe_load((tmp_path / "nn-python-secrets.yaml").read_text())
+    values = _helm_merge(_installed("values.yaml", "values-auth-github.yaml"), hub)
+    assert _schema_errors(values) == [] and open_doors(values) == []
+    assert values["hub"]["services"]["ngshare"]["apiToken"] == "t0ken"
+    assert values["hub"]["config"]["GitHubOAuthenticator"]["client_secret"] == "client-secret"
+    ngshare = yaml.safe_load((tmp_path / "nn-python-ngshare-secrets.yaml").read_text())
+    assert ngshare == {"ngshare": {"hub_api_token": "t0ken"}}
+    chart = yaml.safe_load((DATA / "ngshare" / "values.yaml").read_text())
+    assert "hub_api_token" in chart["ngshare"]
