@@ -7,6 +7,9 @@ cluster allows (nothing here installs a chart or starts a pod):
   shared volume, the instructor's profile given to admins only, who is culled;
 - every Kubernetes manifest shipped validated against Kubernetes's own schemas (PyPI
   ``kubernetes-validate``, strict: unknown fields fail), for the versions in VERSIONS;
+- the chart's own hub configuration (tests/data/z2jh/hub/) run with those values, and
+  KubeSpawner (the chart's version) making a student's and an instructor's pod from it, each
+  validated as Kubernetes;
 - the images: the students' copies nothing of the masters or the grading side;
 - the grading cluster (Dask, in the operator's and in a plain form, with its network policy);
 - the grading-throughput table of docs/instructors.md recomputed from bench/README.md.
@@ -85,12 +88,19 @@ def _chart_defaults() -> dict:
     return yaml.safe_load((DATA / "z2jh" / "values.yaml").read_text())
 
 
+def _without_nulls(tree):
+    """Helm drops the keys whose value is null from the values it renders with."""
+    if isinstance(tree, dict):
+        return {k: _without_nulls(v) for k, v in tree.items() if v is not None}
+    return tree
+
+
 def _installed(*files: str) -> dict:
     """The values the chart renders with: its defaults, then each file in order."""
     values = _chart_defaults()
     for name in files:
         values = _helm_merge(values, yaml.safe_load((K8S / name).read_text()))
-    return values
+    return _without_nulls(values)
 
 
 def _values() -> dict:
@@ -445,36 +455,6 @@ def test_the_instructor_pod_can_run_the_sandbox_like_the_grading_workers():
     assert values["singleuser"]["allowPrivilegeEscalation"] is False  # students keep it
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_the_users_pods_are_valid_kubernetes(version: str):
-    """The parts of each profile's pod that KubeSpawner copies verbatim into the Pod
-    (resources, labels, the container's security context) against Kubernetes's schema."""
-    values = _installed("values.yaml")
-    single = values["singleuser"]
-    for slug, profile in _profiles(values).items():
-        override = profile.get("kubespawner_override", {})
-        labels = {"component": "singleuser-server",
-                  **override.get("extra_labels", single["extraLabels"])}
-        context = {"runAsUser": single["uid"],
-                   "allowPrivilegeEscalation": single["allowPrivilegeEscalation"],
-                   **override.get("container_security_context", {})}
-        _validate({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"jupyter-{slug}", "labels": labels},
-            "spec": {"containers": [{
-                "name": "notebook",
-                "image": override.get("image", f"{single['image']['name']}:{single['image']['tag']}"),
-                "resources": {
-                    "requests": {"memory": str(override.get("mem_guarantee", single["memory"]["guarantee"])),
-                                 "cpu": str(override.get("cpu_guarantee", single["cpu"]["guarantee"]))},
-                    "limits": {"memory": str(override.get("mem_limit", single["memory"]["limit"])),
-                               "cpu": str(override.get("cpu_limit", single["cpu"]["limit"]))},
-                },
-                "securityContext": context,
-            }]},
-        }, version)
-
-
 def test_pods_are_labelled_by_role_as_the_network_policies_expect():
     values = _installed("values.yaml")
     students = {"component": "singleuser-server", **values["singleuser"]["extraLabels"]}
@@ -770,3 +750,125 @@ def test_the_guides_secrets_files_are_values_the_charts_take(tmp_path):
     assert ngshare == {"ngshare": {"hub_api_token": "t0ken"}}
     chart = yaml.safe_load((DATA / "ngshare" / "values.yaml").read_text())
     assert "hub_api_token" in chart["ngshare"]
+
+
+# --- the chart's own hub configuration and KubeSpawner, run -------------------------------------
+
+def _hub_config(values: dict, monkeypatch) -> "Config":
+    """The traitlets config the hub starts with: the chart's jupyterhub_config.py (4.4.0,
+    tests/data/z2jh/hub/) run with these values as the chart's Secret would give them, its
+    Kubernetes names and secrets stubbed (nothing here reaches a cluster)."""
+    import importlib.util
+    import sys
+
+    from tornado.httpclient import AsyncHTTPClient
+    from traitlets.config import Config
+
+    hub = DATA / "z2jh" / "hub"
+    spec = importlib.util.spec_from_file_location("z2jh", hub / "z2jh.py")
+    z2jh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(z2jh)
+    rendered = {**values, "Chart": {"Name": "jupyterhub", "Version": CHART_VERSION},
+                "Release": {"Name": "nn-python", "Namespace": "nn-python"}}
+    tokens = {"hub.config.JupyterHub.cookie_secret": "ab" * 32,
+              "hub.config.CryptKeeper.keys": "cd" * 32}
+
+    def secret(key, default="never-explicitly-set"):
+        if key.startswith("hub.services."):
+            return "service-token"
+        if key in tokens:
+            return tokens[key]
+        assert default != "never-explicitly-set", key
+        return default
+
+    monkeypatch.setattr(z2jh, "_load_config", lambda: rendered)
+    monkeypatch.setattr(z2jh, "_get_config_value", lambda name: name)  # fullnames
+    monkeypatch.setattr(z2jh, "get_secret_value", secret)
+    monkeypatch.setitem(sys.modules, "z2jh", z2jh)
+    monkeypatch.setattr(AsyncHTTPClient, "configure", classmethod(lambda *args, **kwargs: None))
+    for name, value in (("PROXY_API_SERVICE_PORT", "8001"), ("HUB_SERVICE_PORT", "8081"),
+                        ("POD_NAMESPACE", "nn-python")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    config = Config()
+    path = hub / "jupyterhub_config.py"
+    exec(compile(path.read_text(), str(path), "exec"),
+         {"get_config": lambda: config, "__file__": str(path), "__name__": "jupyterhub_config"})
+    return config
+
+
+@pytest.mark.parametrize("files", INSTALLS, ids="+".join)
+def test_the_charts_hub_configuration_takes_the_values(files, monkeypatch):
+    values = _installed(*files)
+    c = _hub_config(values, monkeypatch)
+    own = values["hub"]["config"]["JupyterHub"]["authenticator_class"]
+    assert c.JupyterHub.authenticator_class == own
+    assert c.JupyterHub.concurrent_spawn_limit == values["hub"]["concurrentSpawnLimit"]
+    services = {service["name"]: service for service in c.JupyterHub.services}
+    assert services["ngshare"]["url"] == "http://ngshare:8080"
+    assert services["ngshare"]["api_token"] == "service-token"
+    culler = services["jupyterhub-idle-culler"]["command"]
+    assert "--cull-admin-users=false" in culler
+    assert f"--max-age={values['cull']['maxAge']}" in culler
+    assert f"--timeout={values['cull']['timeout']}" in culler
+    assert callable(c.KubeSpawner.profile_list)  # hub.extraConfig ran after the chart's own
+
+
+def _spawn(c, admin: bool, profile: str | None = None) -> dict:
+    """The pod KubeSpawner (the chart's version) makes for a user, as a manifest."""
+    import asyncio
+
+    import kubespawner.spawner
+    from kubernetes_asyncio.client import ApiClient
+
+    user = SimpleNamespace(name="teacher" if admin else "student01", admin=admin, id=1,
+                           url="/user/x/", escaped_name="x")
+
+    async def make() -> dict:
+        spawner = kubespawner.spawner.KubeSpawner(config=c, _mock=True, user=user)
+        if profile:
+            spawner.user_options = {"profile": profile}
+        await spawner.load_user_options()
+        spawner.pre_spawn_hook(spawner)
+        pod = await spawner.get_pod_manifest()
+        return ApiClient().sanitize_for_serialization(pod)
+
+    return asyncio.run(make())
+
+
+@pytest.fixture
+def hub_config(monkeypatch):
+    import kubespawner.spawner
+
+    monkeypatch.setattr(kubespawner.spawner, "load_config", lambda **kwargs: None)
+    monkeypatch.setattr(kubespawner.spawner, "shared_client", lambda *args, **kwargs: None)
+    return _hub_config(_installed("values.yaml", "values-auth-github.yaml"), monkeypatch)
+
+
+def test_kubespawner_makes_valid_pods_for_each_role(hub_config):
+    values = _installed("values.yaml")
+    student, instructor = _spawn(hub_config, admin=False), _spawn(hub_config, admin=True)
+    for pod in (student, instructor):
+        for version in VERSIONS:
+            _validate(pod, version)
+    (s,), (i,) = student["spec"]["containers"], instructor["spec"]["containers"]
+    assert student["metadata"]["labels"]["nn-python/role"] == "student"
+    assert instructor["metadata"]["labels"]["nn-python/role"] == "instructor"
+    assert s["image"] == "registry.example.org/nn-python:1.0.0"
+    assert i["image"] == _profiles(values)["instructor"]["kubespawner_override"]["image"]
+    assert s["securityContext"] == {"runAsUser": 1000, "allowPrivilegeEscalation": False}
+    assert "SYS_ADMIN" in i["securityContext"]["capabilities"]["add"]
+    assert i["resources"]["requests"]["cpu"] == 4 and s["resources"]["requests"]["cpu"] == 0.25
+    env = {item["name"]: item.get("value") for item in s["env"]}
+    assert env["JUPYTER_CONFIG_PATH"].startswith("/etc/jupyter/students")  # no formgrader
+    assert not any(item["name"] == "JUPYTER_CONFIG_PATH" for item in i["env"])
+    mounts = {m["mountPath"] for m in s["volumeMounts"]}
+    assert {"/etc/jupyter/nbgrader_config.py",
+            "/etc/jupyter/students/jupyter_server_config.json"} <= mounts
+
+
+def test_a_student_cannot_ask_for_the_instructors_pod(hub_config):
+    with pytest.raises(ValueError, match="No such profile: instructor"):
+        _spawn(hub_config, admin=False, profile="instructor")
+    assert _spawn(hub_config, admin=True, profile="instructor")["metadata"]["labels"][
+        "nn-python/role"] == "instructor"
