@@ -500,6 +500,8 @@ def test_a_lecture_start_is_sized():
     arrivals_per_second, pod_start_s, node_wait_s = 2, 30, 60
     assert values["hub"]["concurrentSpawnLimit"] >= arrivals_per_second * (pod_start_s + node_wait_s)
     assert values["hub"]["concurrentSpawnLimit"] >= placeholders["replicas"]
+    # The students' image is on every node before anyone asks (the 30 s above assume it).
+    assert values["prePuller"]["continuous"]["enabled"] is True
     # A start that waits for a new node (up to 5 minutes) and pulls the image (about 2).
     assert values["singleuser"]["startTimeout"] >= (5 + 2) * 60
 
@@ -831,7 +833,8 @@ def _spawn(c, admin: bool, profile: str | None = None) -> dict:
         await spawner.load_user_options()
         spawner.pre_spawn_hook(spawner)
         pod = await spawner.get_pod_manifest()
-        return ApiClient().sanitize_for_serialization(pod)
+        async with ApiClient() as api:  # only to turn the model into a manifest
+            return api.sanitize_for_serialization(pod)
 
     return asyncio.run(make())
 
