@@ -1,28 +1,42 @@
-"""A class on a real JupyterHub, end to end: release, fetch, submit, collect, grade, feedback.
+"""A class on a real JupyterHub, installed as the guide says: release, fetch, submit, collect,
+grade, feedback, and what students must not be able to do.
 
-The test runs docs/instructors.md on this machine. It starts JupyterHub with the one-machine
-configuration in deploy/one-machine/ (configurable-http-proxy on 127.0.0.1, free ports), with
-one instructor and two students who are system users it creates. Each user's server is
-JupyterLab with nbgrader's server extensions, started by the hub as that user. Students act
-only through their own server, with a JupyterHub API token of their own, on the REST endpoints
-of nbgrader's Assignments tab (``nbgrader/server_extensions/assignment_list/handlers.py``:
-``GET assignments``, ``POST assignments/fetch``, ``assignments/submit``,
-``assignments/fetch_feedback``) and Jupyter's contents API (what the editor does when it saves).
-The instructor runs the guide's commands in a shell as their own user.
+The test runs docs/instructors.md on this machine. It takes the fenced bash block of the guide's
+section 2 (the one command, ``deploy/one-machine/setup.sh roster.csv``) and runs it as written,
+with ``PREFIX``, ``ETC``, ``SRV`` and ``HOMES`` in a temporary folder, a roster of one instructor
+and two students (system users the script creates, with random passwords), ``SKIP_PACKAGES=1
+SKIP_PIP=1`` (CI's environment, installed by .ci/run, stands in for the class's environment)
+and ``START=0``. It then starts the hub with the ``ExecStart`` of the systemd unit the script
+installed, in the unit's working folder with the unit's ``PATH``; its only additions, in the
+``jupyterhub_config.d`` folder the guide gives for local changes, are free ports, a service
+token to start servers and make tokens, and a kernel cull timeout of seconds instead of an hour.
+
+Everyone logs in over HTTPS with the password the script printed, the self-signed certificate
+checked against the one the script made. Students act only through their own server, with the
+cookies of their login, on the REST endpoints of nbgrader's Assignments tab
+(``nbgrader/server_extensions/assignment_list/handlers.py``) and Jupyter's contents API (what
+the editor does when it saves). The instructor runs the guide's commands in a shell as their
+own user with their own groups, as a terminal of their server would; so do the attacks of
+students. Limit of the stand-in environment: its packages are CI's (editable installs from the
+checkout), so the test checks the class's copies of the course, not the environment's
+site-packages, for what a student can read.
 
 It needs root (to create users and for the hub to start servers as them), as in CI. Without
 root it is skipped with that reason; a developer runs it in a throw-away container or VM as
 root: ``sudo env PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m pytest tests/test_jupyterhub.py
 -rP`` (-rP prints the session transcript). It needs ``jupyterhub`` and
-``jupyterhub-idle-culler`` in .venv and ``configurable-http-proxy`` on PATH (.ci/run installs
-them). Every process it starts is stopped at the end, also on failure; the users it made are
-removed.
+``jupyterhub-idle-culler`` in .venv and ``configurable-http-proxy``, ``bwrap`` and ``openssl``
+on PATH (.ci/run installs them). Every process it starts is stopped at the end, also on
+failure; the users and the group it made are removed.
 """
 
 from __future__ import annotations
 
+import configparser
 import csv
+import grp
 import json
+import shlex
 import os
 import pwd
 import re
@@ -48,9 +62,14 @@ NOTEBOOKS = ["01_neurons.ipynb", "04_data_and_preprocessing.ipynb"]
 INSTRUCTOR = "nnp-instructor"
 RIGHT, WRONG = "nnp-student1", "nnp-student2"
 USERS = [INSTRUCTOR, RIGHT, WRONG]
+GROUP = "nnp-instructors"
+#: Seconds a student's idle kernel lives in the test (an hour in the class).
+CULL_SECONDS = 20
 HUB_TOKEN = secrets.token_hex(32)
 #: The ``bin`` other users run and its extra variables, set by the fixture (bin_for_everyone).
 USER_BIN: list = [BIN, {}]
+#: What setup.sh chose (its nn_python.json), set by the fixture.
+SITE: dict = {}
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0,
@@ -58,7 +77,7 @@ pytestmark = pytest.mark.skipif(
            "(CI runs as root; see this module's docstring to run it as a developer)")
 
 # The instructor's commands, as docs/instructors.md gives them (a test below checks they are
-# there, word for word). $NN_PYTHON is the course's checkout.
+# there, word for word). $NN_PYTHON is the instructors' copy of the course, made by setup.sh.
 GUIDE_SETUP = [
     f"mkdir -p ~/course/source/{ASSIGNMENT}",
     "cp " + " ".join(f"$NN_PYTHON/solutions/{nb}" for nb in NOTEBOOKS)
@@ -156,27 +175,40 @@ def bin_for_everyone(base: Path) -> tuple[Path, dict[str, str]]:
 
 
 def _user_env(user: str, base: Path) -> dict[str, str]:
+    """What a terminal of ``user``'s server has (jupyterhub_config.py's Spawner.environment)."""
     entry = pwd.getpwnam(user)
+    instructor = user == INSTRUCTOR
+    config = SITE["jupyter_config"]
     env = {
         "HOME": entry.pw_dir, "USER": user, "LOGNAME": user, "SHELL": "/bin/bash",
-        "PATH": f"{USER_BIN[0]}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "LANG": "C.UTF-8", "JUPYTER_CONFIG_PATH": str(base / "etc-jupyter"),
-        "TMPDIR": str(base / "tmp"), "NN_PYTHON": str(ROOT), **USER_BIN[1],
+        "PATH": f"{USER_BIN[0]}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8", "TMPDIR": str(base / "tmp"),
+        "JUPYTER_CONFIG_PATH": config if instructor
+        else os.pathsep.join([SITE["students_config"], config]),
+        "NN_PYTHON": SITE["instructors"] if instructor else SITE["course"],
+        "PYTHONPATH": _pythonpath(user), **USER_BIN[1],
     }
-    if os.environ.get("MNIST_PATH"):
-        env["MNIST_PATH"] = os.environ["MNIST_PATH"]
-    if os.environ.get("PYTHONPATH"):  # a developer's checkout ahead of the environment's own
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    if SITE.get("mnist_path"):
+        env["MNIST_PATH"] = SITE["mnist_path"]
     return env
+
+
+def _pythonpath(user: str) -> str:
+    """Where the class's environment would import the course from (see setup.sh's pip step):
+    the learners' copy, and for instructors the grading side from their copy too."""
+    if user == INSTRUCTOR:
+        return os.pathsep.join([SITE["course"], f"{SITE['instructors']}/grader"])
+    return SITE["course"]
 
 
 def as_user(user: str, command: str, cwd: Path, base: Path, log: list[str],
             timeout: int = 600, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
-    """Run a shell command line as ``user`` (their groups only), as they would type it."""
+    """Run a shell command line as ``user`` (with their groups), as they would type it."""
     entry = pwd.getpwnam(user)
     started = time.monotonic()
+    groups = [g for g in os.getgrouplist(user, entry.pw_gid) if g != entry.pw_gid]
     result = subprocess.run(["bash", "-c", command], cwd=cwd, env=_user_env(user, base),
-                            user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                            user=entry.pw_uid, group=entry.pw_gid, extra_groups=groups,
                             capture_output=True, text=True, timeout=timeout)
     log.append(f"[{user}] $ {command}   (exit {result.returncode}, "
                f"{time.monotonic() - started:.1f} s)")
@@ -192,11 +224,21 @@ def as_user(user: str, command: str, cwd: Path, base: Path, log: list[str],
     return result
 
 
-def _create_user(name: str, homes: Path) -> None:
-    if subprocess.run(["id", name], capture_output=True).returncode == 0:
-        subprocess.run(["userdel", "--remove", name], capture_output=True)
-    subprocess.run(["useradd", "--create-home", "--home-dir", str(homes / name),
-                    "--shell", "/bin/bash", name], check=True, capture_output=True)
+def guide_setup_block() -> str:
+    """The first fenced bash block of docs/instructors.md's section 2, as written."""
+    guide = (ROOT / "docs" / "instructors.md").read_text()
+    section = guide[guide.index("\n## 2. "):guide.index("\n## 3. ")]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "docs/instructors.md section 2 has no bash block"
+    return match[1]
+
+
+def read_unit(path: Path) -> dict[str, str]:
+    """The [Service] keys of a systemd unit (each key once; Environment= lines merged)."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str
+    parser.read_string(path.read_text())
+    return dict(parser["Service"]) | {"_sections": ",".join(parser.sections())}
 
 
 def _stop(process: subprocess.Popen, grace: float = 20) -> None:
@@ -234,14 +276,24 @@ def _kill_leftovers(uids: set[int], proxy_pid_file: Path) -> None:
 
 # --- talking to the hub and to a user's server -----------------------------------------------
 
+def _session(cert: str):
+    """A requests session that trusts only ``cert`` (not REQUESTS_CA_BUNDLE, which would
+    override a session's own ``verify``) and uses no proxy from the environment."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = cert
+    return session
+
+
 class Hub:
-    """The hub's REST API, with the test's service token (it spawns servers, makes tokens)."""
+    """The hub's REST API, with the test's service token (it starts servers)."""
 
-    def __init__(self, url: str):
-        import requests
-
+    def __init__(self, url: str, cert: str):
         self.url = url
-        self.session = requests.Session()
+        self.cert = cert
+        self.session = _session(cert)
         self.session.headers["Authorization"] = f"token {HUB_TOKEN}"
 
     def api(self, method: str, path: str, **kwargs):
@@ -257,8 +309,11 @@ class Hub:
         while time.monotonic() < deadline:
             assert process.poll() is None, f"the hub exited:\n{log.read_text()[-4000:]}"
             try:
-                if requests.get(f"{self.url}/hub/api/", timeout=5).status_code == 200:
+                if _session(self.cert).get(f"{self.url}/hub/api/",
+                                           timeout=5).status_code == 200:
                     return
+            except requests.exceptions.SSLError:
+                raise
             except requests.RequestException:
                 pass
             time.sleep(1)
@@ -273,39 +328,66 @@ class Hub:
             time.sleep(1)
         raise AssertionError(f"{user}'s server was not ready in {limit} s")
 
+    def login(self, user: str, password: str):
+        """Log in on the hub's login page as a browser does; the session and the response."""
+        session = _session(self.cert)
+        session.get(f"{self.url}/hub/login", timeout=60)
+        response = session.post(f"{self.url}/hub/login", timeout=60, allow_redirects=False,
+                                data={"username": user, "password": password,
+                                      "_xsrf": session.cookies.get("_xsrf", path="/hub/")})
+        return session, response
+
+    def logged_in(self, session) -> bool:
+        """Whether ``session`` is logged in: the hub's home page answers, not a redirect."""
+        response = session.get(f"{self.url}/hub/home", timeout=60, allow_redirects=False)
+        return response.status_code == 200
+
 
 class Server:
-    """One user's single-user server, reached through the proxy with that user's own token."""
+    """One user's single-user server, reached through the proxy with that user's login."""
 
-    def __init__(self, hub_url: str, user: str, token: str):
-        import requests
-
+    def __init__(self, hub_url: str, user: str, session):
         self.user = user
         self.base = f"{hub_url}/user/{user}/"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"token {token}"
-        # The page JupyterLab loads sets the _xsrf cookie its POSTs echo; do the same.
-        self.session.get(self.base + "lab", timeout=60)
-        xsrf = self.session.cookies.get("_xsrf")
+        self.session = session
+        self.hub_url = hub_url
+        self.xsrf()
+
+    def xsrf(self) -> None:
+        """Open JupyterLab as a browser does (the hub's OAuth gives the server's cookie); its
+        page sets the _xsrf cookie that POSTs echo."""
+        response = self.session.get(self.base + "lab", timeout=120)
+        assert response.status_code == 200, (self.user, response.status_code, response.url)
+        xsrf = self.session.cookies.get("_xsrf", path=f"/user/{self.user}/")
         if xsrf:
             self.session.headers["X-XSRFToken"] = xsrf
 
     def get(self, path: str, **kwargs):
-        response = self.session.get(self.base + path, timeout=120, **kwargs)
-        return response
+        return self.session.get(self.base + path, timeout=120, **kwargs)
 
-    def assignments(self, action: str | None = None) -> list[dict]:
+    def assignments(self, action: str | None = None, assignment: str = ASSIGNMENT,
+                    **extra) -> list[dict]:
         """What the Assignments tab shows (after ``action``: fetch, submit, fetch_feedback)."""
-        if action is None:
-            response = self.get("assignments", params={"course_id": COURSE})
-        else:
-            response = self.session.post(self.base + f"assignments/{action}", timeout=300,
-                                         data={"course_id": COURSE, "assignment_id": ASSIGNMENT})
+        for attempt in range(3):
+            import requests
+
+            try:
+                if action is None:
+                    response = self.get("assignments", params={"course_id": COURSE})
+                else:
+                    response = self.session.post(
+                        self.base + f"assignments/{action}", timeout=300,
+                        data={"course_id": COURSE, "assignment_id": assignment, **extra})
+                break
+            except requests.ConnectionError:  # a dropped keep-alive connection: once more
+                if attempt == 2:
+                    raise
+                time.sleep(2)
         assert response.status_code == 200, f"{self.user} {action}: {response.status_code} " \
                                              f"{response.text[:2000]}"
         body = response.json()
         assert body["success"], f"{self.user} {action}: {body['value']}"
-        return [a for a in body["value"] if a["assignment_id"] == ASSIGNMENT]
+        return [a for a in body["value"] if a["assignment_id"] == assignment]
 
     def contents(self, path: str) -> dict:
         response = self.get(f"api/contents/{path}", params={"content": 1})
@@ -328,96 +410,113 @@ def _answer(notebook: dict, answers: dict[str, str]) -> None:
 
 # --- the session -----------------------------------------------------------------------------
 
+def _setup(base: Path, transcript: list[str]) -> tuple[dict[str, str], subprocess.CompletedProcess]:
+    """Run the guide's section 2 block as written, in ``base``; the passwords it gave."""
+    roster = base / "roster.csv"
+    roster.write_text("username,role,name\n"
+                      f"{INSTRUCTOR},instructor,Test Instructor\n"
+                      f"{RIGHT},student,Right Answers\n{WRONG},student,Wrong Answers\n")
+    env = {**os.environ, "NN_PYTHON": str(ROOT), "PREFIX": str(base / "opt"),
+           "ETC": str(base / "etc"), "SRV": str(base / "srv"), "HOMES": str(base / "homes"),
+           "VENV": str(USER_BIN[0].parent), "BIND_URL": SITE["bind_url"],
+           "HUB_HOSTNAME": "localhost", "INSTRUCTORS_GROUP": GROUP,
+           "SKIP_PACKAGES": "1", "SKIP_PIP": "1", "START": "0",
+           "PATH": f"{USER_BIN[0]}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("PYTHONPATH", None)
+    started = time.monotonic()
+    result = subprocess.run(["bash", "-c", "set -euo pipefail\n" + guide_setup_block()],
+                            cwd=base, env=env, capture_output=True, text=True, timeout=600)
+    transcript.append(f"[root] setup.sh (exit {result.returncode}, "
+                      f"{time.monotonic() - started:.1f} s)")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with (base / "etc" / "jupyterhub" / "initial-passwords.csv").open() as handle:
+        passwords = {row["username"]: row["password"] for row in csv.DictReader(handle)}
+    return passwords, result
+
+
 @pytest.fixture(scope="module")
 def classroom() -> Iterator[dict]:
-    """Run the whole class once; yield what each person saw, for the tests below."""
+    """Install and run the whole class once; yield what each person saw, for the tests below."""
     if shutil.which("configurable-http-proxy") is None:
         pytest.fail("configurable-http-proxy is not on PATH: npm install -g "
                     "configurable-http-proxy (.ci/run does)")
     if not (BIN / "jupyterhub").exists():
         pytest.fail(f"jupyterhub is not installed in {BIN}: pip install jupyterhub "
                     "jupyterhub-idle-culler (.ci/run does)")
-    if not _reachable(ROOT / "solutions"):
-        pytest.fail(f"the checkout {ROOT} is not readable by other users, and the class's "
-                    "servers run as its users: check it out under a world-readable folder")
     started = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="nn-python-hub-"))
     base.chmod(0o755)
     transcript: list[str] = []
     hub_process = None
     uids: set[int] = set()
-    hub_dir = base / "hub"
+    state = base / "srv" / "jupyterhub"
     try:
-        for folder, mode in (("homes", 0o755), ("hub", 0o700), ("etc-jupyter", 0o755),
-                             ("tmp", 0o1777), ("exchange", 0o1777)):
+        for folder, mode in (("homes", 0o755), ("tmp", 0o1777)):
             (base / folder).mkdir()
             (base / folder).chmod(mode)
-        exchange = base / "exchange"
         USER_BIN[:] = bin_for_everyone(base)
-        # Everyone's nbgrader settings (deploy/one-machine/nbgrader_config.py, the guide's
-        # /etc/jupyter/nbgrader_config.py), with this test's exchange folder.
-        (base / "etc-jupyter" / "nbgrader_config.py").write_text(
-            (DEPLOY / "nbgrader_config.py").read_text()
-            + f"\nc.Exchange.root = {str(exchange)!r}  # the test's exchange\n")
-        for user in USERS:
-            _create_user(user, base / "homes")
-            uids.add(pwd.getpwnam(user).pw_uid)
         port, hub_port, api_port = _free_port(), _free_port(), _free_port()
-        url = f"http://127.0.0.1:{port}"
-        env_for_servers = {"JUPYTER_CONFIG_PATH": str(base / "etc-jupyter"),
-                           "TMPDIR": str(base / "tmp"), **USER_BIN[1]}
-        if os.environ.get("MNIST_PATH"):
-            env_for_servers["MNIST_PATH"] = os.environ["MNIST_PATH"]
-        (hub_dir / "jupyterhub_config.py").write_text(f"""
-load_subconfig({str(DEPLOY / 'jupyterhub_config.py')!r})
-c.Authenticator.allowed_users = {set(USERS)!r}
-c.Authenticator.admin_users = {{{INSTRUCTOR!r}}}
-c.JupyterHub.bind_url = {url!r}
+        url = f"https://127.0.0.1:{port}"
+        SITE.clear()
+        SITE["bind_url"] = url
+        passwords, setup = _setup(base, transcript)
+        SITE.update(json.loads((base / "etc" / "jupyterhub" / "nn_python.json").read_text()))
+        uids |= {pwd.getpwnam(user).pw_uid for user in USERS}
+        # The test's local settings, where the guide puts local changes.
+        hook_env = {"TMPDIR": str(base / "tmp"), **USER_BIN[1]}
+        (base / "etc" / "jupyterhub" / "jupyterhub_config.d" / "test.py").write_text(f"""
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.ConfigurableHTTPProxy.pid_file = {str(hub_dir / 'proxy.pid')!r}
-c.JupyterHub.db_url = "sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = {str(hub_dir / 'cookie_secret')!r}
-c.JupyterHub.cleanup_servers = True
 c.Spawner.ip = "127.0.0.1"
-c.Spawner.cmd = [{str(USER_BIN[0] / 'jupyterhub-singleuser')!r}]
-c.Spawner.environment = {env_for_servers!r}
+# Kernels idle for {CULL_SECONDS} s are shut down (the class: an hour).
+c.Spawner.args = ["--MappingKernelManager.cull_idle_timeout={CULL_SECONDS}",
+                  "--MappingKernelManager.cull_interval=5"]
 c.JupyterHub.services.append({{"name": "classroom-test", "api_token": {HUB_TOKEN!r}}})
 c.JupyterHub.load_roles.append({{"name": "classroom-test",
-    "scopes": ["admin:users", "admin:servers", "tokens", "list:users", "read:users"],
-    "services": ["classroom-test"]}})
+    "scopes": ["admin:servers", "list:users", "read:users"], "services": ["classroom-test"]}})
+_pythonpath = {dict((user, _pythonpath(user)) for user in USERS)!r}
+def _test_hook(spawner):  # runs after the class's own hook
+    # The stand-in environment imports the course as the class's environment would.
+    spawner.environment = {{**spawner.environment, **{hook_env!r},
+                           "PYTHONPATH": _pythonpath[spawner.user.name]}}
+c.Spawner.pre_spawn_hook = _test_hook
 """)
-        hub_log = hub_dir / "jupyterhub.log"
+        # Start the hub as the systemd unit would: its ExecStart, folder and PATH.
+        unit = read_unit(base / "etc" / "systemd" / "system" / "jupyterhub.service")
+        environment = dict(item.split("=", 1) for item in shlex.split(unit["Environment"]))
+        hub_log = base / "jupyterhub.log"
         with hub_log.open("w") as log_handle:
             hub_process = subprocess.Popen(
-                [str(BIN / "jupyterhub"), "-f", str(hub_dir / "jupyterhub_config.py")],
-                cwd=hub_dir, stdout=log_handle, stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env={**os.environ,
-                     "PATH": f"{USER_BIN[0]}{os.pathsep}{os.environ.get('PATH', '')}",
-                     "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
-                     "NN_PYTHON_STUDENT_CONFIG": str(DEPLOY / "students")})
-        hub = Hub(url)
+                shlex.split(unit["ExecStart"]), cwd=unit["WorkingDirectory"],
+                stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**environment, "LANG": "C.UTF-8", **USER_BIN[1]})
+        hub = Hub(url, SITE["ssl_cert"])
         hub.wait_up(hub_process, hub_log)
         transcript.append(f"[hub] up at {url} ({time.monotonic() - started:.1f} s)")
+
+        # Everyone logs in with the password setup.sh printed; a wrong one gets nowhere.
+        sessions, login_status = {}, {}
+        for user in USERS:
+            session, response = hub.login(user, passwords[user])
+            login_status[user] = response.status_code
+            assert hub.logged_in(session), (user, response.status_code, response.text[:500])
+            sessions[user] = session
+        intruder, response = hub.login(INSTRUCTOR, passwords[RIGHT])
+        wrong_password = {"status": response.status_code, "logged_in": hub.logged_in(intruder)}
         for user in USERS:
             hub.api("POST", f"users/{user}/server")
         servers: dict[str, Server] = {}
         for user in USERS:
             hub.wait_ready(user)
-            token = hub.api("POST", f"users/{user}/tokens",
-                            json={"note": "classroom test", "expires_in": 3600})["token"]
-            servers[user] = Server(url, user, token)
-        transcript.append(f"[hub] three servers ready ({time.monotonic() - started:.1f} s)")
+            servers[user] = Server(url, user, sessions[user])
+        transcript.append(f"[hub] three logged in, servers ready "
+                          f"({time.monotonic() - started:.1f} s)")
 
         # The instructor makes the course directory and releases the assignment (guide, 3 and 4).
         home = Path(pwd.getpwnam(INSTRUCTOR).pw_dir)
         course = home / "course"
         for command in GUIDE_SETUP:
             as_user(INSTRUCTOR, command, home, base, transcript)
-        # Test only: the shared exchange is the test's folder, not /srv/nbgrader/exchange.
-        as_user(INSTRUCTOR, f'echo "c.Exchange.root = {str(exchange)!r}" >> '
-                "course/nbgrader_config.py", home, base, transcript)
         for command in GUIDE_RELEASE:
             as_user(INSTRUCTOR, command, course, base, transcript)
 
@@ -437,11 +536,18 @@ c.JupyterHub.load_roles.append({{"name": "classroom-test",
                 notebook = server.contents(path)["content"]
                 _answer(notebook, answers)
                 server.save_notebook(path, notebook)
-            submitted = server.assignments("submit")
+            # The submit request names another student: the tab has no such field, and the
+            # submission must still be this student's.
+            submitted = server.assignments("submit", student_id=RIGHT if student == WRONG
+                                           else WRONG)
             saw[student]["after_submit"] = sorted(a["status"] for a in submitted)
             transcript.append(f"[{student}] listed {saw[student]['listed']}, fetched "
                               f"{saw[student]['fetched_files']}, answered one_hot "
                               f"{'right' if one_hot.endswith('right') else 'wrong'}, submitted")
+        inbound = Path(SITE["exchange"]) / COURSE / "inbound"
+        submissions = sorted(p.name for p in inbound.iterdir())
+        submission_owners = {p.name: pwd.getpwuid(p.stat().st_uid).pw_name
+                             for p in inbound.iterdir()}
 
         # The instructor collects, grades, returns feedback and exports grades (guide, 6).
         grading = None
@@ -470,18 +576,77 @@ c.JupyterHub.load_roles.append({{"name": "classroom-test",
             scores = {name: "/".join(m.groups()) for name, html in sorted(feedback.items())
                       if (m := re.search(r"\(Score: ([\d.]+) / ([\d.]+)\)", html))}
             transcript.append(f"[{student}] fetched feedback, scores {scores}")
+
+        attacks = _attacks(servers, base, course, transcript)
         transcript.append(f"[all] done in {time.monotonic() - started:.1f} s")
         print("\n".join(transcript))
         yield {"saw": saw, "grades": grades, "gradebook": gradebook,
                "grading_exit": grading.returncode, "transcript": transcript,
-               "servers": servers, "seconds": time.monotonic() - started}
+               "servers": servers, "seconds": time.monotonic() - started,
+               "setup": setup, "passwords": passwords, "wrong_password": wrong_password,
+               "login_status": login_status, "attacks": attacks, "base": base,
+               "submissions": submissions, "submission_owners": submission_owners,
+               "unit": unit}
     finally:
         if hub_process is not None:
             _stop(hub_process)
-        _kill_leftovers(uids, hub_dir / "proxy.pid")
+        _kill_leftovers(uids, state / "jupyterhub-proxy.pid")
         for user in USERS:
             subprocess.run(["userdel", "--remove", user], capture_output=True)
+        subprocess.run(["groupdel", GROUP], capture_output=True)
+        if (base / "jupyterhub.log").is_file():  # shown by pytest when something failed
+            print("--- jupyterhub.log (end) ---\n" + (base / "jupyterhub.log").read_text()[-6000:])
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _attacks(servers: dict, base: Path, course: Path, transcript: list[str]) -> dict:
+    """What a student tries against the answer key, the gradebook and the other student:
+    each command's exit status and output, from a shell as the student (their terminal)."""
+    other_home = Path(pwd.getpwnam(RIGHT).pw_dir)
+    exchange = Path(SITE["exchange"]) / COURSE
+    tries = {
+        "read the masters": f"cat {SITE['instructors']}/solutions/01_neurons.ipynb",
+        "list the masters": f"ls {SITE['instructors']}/solutions",
+        "read the grader": f"cat {SITE['instructors']}/grader/course_grading/answers.py",
+        "read the hidden tests in the instructors' release": f"ls {course}/source",
+        "read the gradebook": f"cat {course}/graded/grades.csv",
+        "read nbgrader's gradebook": f"cat {course}/gradebook.db",
+        "list the exchange's submissions": f"ls {exchange}/inbound",
+        "list the exchange's feedback": f"ls {exchange}/feedback",
+        "read the other's fetched work": f"cat {other_home}/{ASSIGNMENT}/{NOTEBOOKS[0]}",
+        "read the other's feedback": f"ls {other_home}/{ASSIGNMENT}/feedback",
+    }
+    results = {}
+    for name, command in tries.items():
+        result = as_user(WRONG, command, Path(pwd.getpwnam(WRONG).pw_dir), base, transcript,
+                         ok=tuple(range(256)))
+        results[name] = (result.returncode, (result.stdout + result.stderr)[-500:])
+    # The learners' copy is there for them (a control: the same shell can read files).
+    result = as_user(WRONG, f"cat {SITE['course']}/notebooks/01_neurons.ipynb",
+                     Path(pwd.getpwnam(WRONG).pw_dir), base, transcript, ok=tuple(range(256)))
+    results["control: read the learners' notebooks"] = (result.returncode, "")
+    # The formgrader: not in the student's own server, and the instructor's refuses them.
+    student = servers[WRONG]
+    results["own formgrader"] = student.get("formgrader").status_code
+    response = student.session.get(f"{student.hub_url}/user/{INSTRUCTOR}/formgrader",
+                                   timeout=60)
+    results["instructor's formgrader"] = (response.status_code, response.url)
+    # An idle kernel is shut down by the student's server.
+    response = student.session.post(student.base + "api/kernels", json={"name": "python3"},
+                                    timeout=120)
+    assert response.status_code == 201, response.text
+    kernel = response.json()["id"]
+    started = time.monotonic()
+    gone = None
+    while time.monotonic() - started < CULL_SECONDS + 90:
+        ids = [k["id"] for k in student.get("api/kernels").json()]
+        if kernel not in ids:
+            gone = time.monotonic() - started
+            break
+        time.sleep(2)
+    results["idle kernel culled after"] = gone
+    transcript.append(f"[{WRONG}] attacks: {results}")
+    return results
 
 
 def _score(grades: list[dict], student: str, grade_id: str) -> tuple[float, float]:
@@ -558,3 +723,109 @@ def test_only_the_instructor_gets_the_formgrader(classroom):
         assert response.status_code == 404, (student, response.status_code)
     response = classroom["servers"][INSTRUCTOR].get("formgrader")
     assert response.status_code == 200, response.status_code
+
+
+def test_the_guide_installs_with_one_command_as_written():
+    block = [line for line in guide_setup_block().splitlines() if line.strip()]
+    assert block == ["$NN_PYTHON/deploy/one-machine/setup.sh roster.csv"], block
+
+
+def test_setup_installs_a_service_that_runs_the_hub(classroom):
+    unit = classroom["unit"]
+    base = classroom["base"]
+    assert unit["_sections"] == "Unit,Service,Install"
+    assert unit["ExecStart"] == (f"{SITE['venv']}/bin/jupyterhub -f "
+                                 f"{base}/etc/jupyterhub/jupyterhub_config.py")
+    assert unit["WorkingDirectory"] == f"{base}/srv/jupyterhub"
+    assert unit["User"] == "root" and unit["Restart"] == "on-failure"
+    assert "@" not in "".join(v for k, v in unit.items() if not k.startswith("_"))
+    # The hub came up from it over HTTPS, with the certificate setup.sh made (checked by
+    # every request of the test), and nobody else can read that certificate's key.
+    assert Path(SITE["ssl_key"]).stat().st_mode & 0o077 == 0
+    assert SITE["bind_url"].startswith("https://")
+
+
+def test_the_service_unit_passes_systemd_analyze(tmp_path):
+    """systemd's own check of the unit's syntax, with the paths filled in as setup.sh does."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed; the unit's keys are checked by "
+                    "test_setup_installs_a_service_that_runs_the_hub")
+    unit = tmp_path / "jupyterhub.service"
+    unit.write_text((DEPLOY / "jupyterhub.service").read_text()
+                    .replace("@VENV@", str(BIN.parent)).replace("@ETC@", str(tmp_path))
+                    .replace("@STATE@", str(tmp_path)))
+    (tmp_path / "jupyterhub").mkdir()
+    (tmp_path / "jupyterhub" / "jupyterhub_config.py").write_text("")
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    # Without a running systemd it still parses the unit; only complaints about this unit count.
+    complaints = [line for line in (result.stdout + result.stderr).splitlines()
+                  if "jupyterhub.service" in line]
+    assert not complaints, complaints
+
+
+def test_setup_gives_each_account_a_password_once_and_keeps_it_private(classroom):
+    passwords = classroom["passwords"]
+    assert set(passwords) == set(USERS)
+    assert len(set(passwords.values())) == 3 and all(len(p) >= 10 for p in passwords.values())
+    printed = classroom["setup"].stdout
+    for user, password in passwords.items():
+        assert f"{user},{password}" in printed
+    kept = classroom["base"] / "etc" / "jupyterhub" / "initial-passwords.csv"
+    assert kept.stat().st_mode & 0o077 == 0 and kept.stat().st_uid == 0
+    for user in USERS:
+        assert Path(pwd.getpwnam(user).pw_dir).stat().st_mode & 0o077 == 0, user
+    assert grp.getgrnam(GROUP).gr_mem == [INSTRUCTOR]
+
+
+def test_setup_keeps_students_out_of_the_instructors_copy(classroom):
+    instructors = Path(SITE["instructors"])
+    course = Path(SITE["course"])
+    assert instructors.stat().st_mode & 0o007 == 0
+    assert grp.getgrgid(instructors.stat().st_gid).gr_name == GROUP
+    for folder in ("solutions", "grader", "tests"):
+        assert (instructors / folder).is_dir(), folder
+    assert sorted(p.name for p in course.iterdir()) == [
+        "README.md", "course_utils", "notebooks", "pyproject.toml", "requirements.txt"]
+    for copy in (instructors, course):
+        for excluded in ("build", ".venv", ".git", "grader/build"):
+            assert not (copy / excluded).exists(), (copy, excluded)
+
+
+def test_a_wrong_password_gets_nowhere(classroom):
+    assert classroom["wrong_password"] == {"status": 403, "logged_in": False}
+    assert all(status == 302 for status in classroom["login_status"].values())
+
+
+@pytest.mark.parametrize("attack", [
+    "read the masters", "list the masters", "read the grader",
+    "read the hidden tests in the instructors' release", "read the gradebook",
+    "read nbgrader's gradebook", "list the exchange's submissions",
+    "list the exchange's feedback", "read the other's fetched work",
+    "read the other's feedback"])
+def test_a_student_cannot(classroom, attack):
+    status, output = classroom["attacks"][attack]
+    assert status != 0 and "Permission denied" in output, (attack, status, output)
+
+
+def test_the_attacks_shell_can_read_what_learners_need(classroom):
+    assert classroom["attacks"]["control: read the learners' notebooks"][0] == 0
+
+
+def test_a_student_cannot_open_any_formgrader(classroom):
+    assert classroom["attacks"]["own formgrader"] == 404
+    status, final_url = classroom["attacks"]["instructor's formgrader"]
+    assert status == 403, (status, final_url)
+
+
+def test_a_submission_is_its_authors_whatever_the_request_says(classroom):
+    owners = classroom["submission_owners"]
+    assert len(owners) == 2, owners
+    for name, owner in owners.items():
+        assert name.split("+")[0] == owner, (name, owner)
+
+
+def test_an_idle_students_kernel_is_shut_down(classroom):
+    gone = classroom["attacks"]["idle kernel culled after"]
+    assert gone is not None, "the idle kernel was still running"
+    assert gone >= CULL_SECONDS - 1, gone
