@@ -87,7 +87,9 @@ GUIDE_SETUP = [
 GUIDE_RELEASE = [f"nbgrader generate_assignment {ASSIGNMENT}",
                  f"nbgrader release_assignment {ASSIGNMENT}"]
 GRADER = "python -m course_grading submissions"
+INBOUND = f"python -m course_grading.lms inbound {ASSIGNMENT}"
 GUIDE_GRADE = [
+    INBOUND,
     f"nbgrader collect {ASSIGNMENT}",
     "python -m course_grading.lms collect exchange submitted --output submissions",
     f"{GRADER} --output graded --jobs 2",
@@ -545,17 +547,25 @@ c.Spawner.pre_spawn_hook = _test_hook
                               f"{saw[student]['fetched_files']}, answered one_hot "
                               f"{'right' if one_hot.endswith('right') else 'wrong'}, submitted")
         inbound = Path(SITE["exchange"]) / COURSE / "inbound"
-        submissions = sorted(p.name for p in inbound.iterdir())
         submission_owners = {p.name: pwd.getpwuid(p.stat().st_uid).pw_name
                              for p in inbound.iterdir()}
+        # From a terminal, the wrong student hands their work in under the other's name, later:
+        # nbgrader's collect would take it as the other's latest submission.
+        time.sleep(1.1)  # nbgrader's time stamps: a later one than the genuine submission
+        forgery = as_user(WRONG, f"nbgrader submit {ASSIGNMENT} --student {RIGHT}",
+                          Path(pwd.getpwnam(WRONG).pw_dir), base, transcript,
+                          ok=tuple(range(256)))
 
         # The instructor collects, grades, returns feedback and exports grades (guide, 6).
-        grading = None
+        grading = set_aside = None
         for command in GUIDE_GRADE:
             result = as_user(INSTRUCTOR, command, course, base, transcript,
-                             ok=(0, 1) if command.startswith(GRADER) else (0,))
+                             ok=(0, 1) if command.startswith((GRADER, INBOUND)) else (0,))
             if command.startswith(GRADER):
                 grading = result
+            if command == INBOUND:
+                set_aside = result
+        submissions = sorted(p.name for p in inbound.iterdir())
         with (course / "graded" / "grades.csv").open() as handle:
             grades = list(csv.DictReader(handle))
         with (course / "canvas.csv").open() as handle:
@@ -586,6 +596,7 @@ c.Spawner.pre_spawn_hook = _test_hook
                "setup": setup, "passwords": passwords, "wrong_password": wrong_password,
                "login_status": login_status, "attacks": attacks, "base": base,
                "submissions": submissions, "submission_owners": submission_owners,
+               "forgery": forgery, "set_aside": set_aside,
                "unit": unit}
     finally:
         if hub_process is not None:
@@ -823,6 +834,18 @@ def test_a_submission_is_its_authors_whatever_the_request_says(classroom):
     assert len(owners) == 2, owners
     for name, owner in owners.items():
         assert name.split("+")[0] == owner, (name, owner)
+
+
+def test_a_submission_under_another_students_name_is_set_aside(classroom):
+    # nbgrader lets the forgery in (it is a file in a shared folder) ...
+    assert classroom["forgery"].returncode == 0, classroom["forgery"].stderr[-2000:]
+    # ... and the guide's first grading command sets it aside before nbgrader collects ...
+    assert classroom["set_aside"].returncode == 1, classroom["set_aside"].stdout
+    assert f"handed in by {WRONG} under another student's name" in classroom["set_aside"].stderr
+    hidden = [name for name in classroom["submissions"] if name.startswith(".forged-")]
+    assert len(hidden) == 1 and hidden[0].startswith(f".forged-by-{WRONG}-{RIGHT}+"), hidden
+    # ... so the other student is graded on their own work (test_the_right_answer_... checks
+    # the score, test_each_student_gets_their_own_feedback_... the feedback's code).
 
 
 def test_an_idle_students_kernel_is_shut_down(classroom):

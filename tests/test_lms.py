@@ -375,3 +375,24 @@ def test_moodle_gradebook_file_is_keyed_by_email(tmp_path: Path):
         "Identifier,Total\nParticipant 12345,5\n", users, "Identifier", "useremail",
         {"Total": "assignment"})
     assert not ok and "could not find user" in error
+
+
+def test_inbound_sets_aside_a_submission_made_under_another_students_name(tmp_path: Path):
+    import pwd
+
+    from course_grading.lms import set_aside_forged
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    for name in (f"{me}+week1+2026-12-01 10:00:00.000000 UTC+abc",  # genuine
+                 "someone-else+week1+2026-12-01 11:00:00.000000 UTC+def",  # made by me: forged
+                 "someone-else+week2+2026-12-01 11:00:00.000000 UTC+ghi"):  # another assignment
+        (inbound / name).mkdir()
+    forged = set_aside_forged(inbound, "week1")
+    assert forged == [("someone-else+week1+2026-12-01 11:00:00.000000 UTC+def", me)]
+    assert sorted(p.name for p in inbound.iterdir()) == [
+        f".forged-by-{me}-someone-else+week1+2026-12-01 11:00:00.000000 UTC+def",
+        f"{me}+week1+2026-12-01 10:00:00.000000 UTC+abc",
+        "someone-else+week2+2026-12-01 11:00:00.000000 UTC+ghi"]
+    assert set_aside_forged(inbound, "week1") == []  # run again: nothing more
