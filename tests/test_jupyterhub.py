@@ -99,6 +99,27 @@ GUIDE_GRADE = [
     f"--solutions source/{ASSIGNMENT} --output canvas.csv",
 ]
 
+# A weekly assignment: one notebook, its own name and due date (guide, section 6).
+WEEKLY = "02_layers"
+WEEKLY_DUE = "2026-11-30T23:59+00:00"
+GUIDE_WEEKLY_RELEASE = [
+    f"mkdir -p ~/course/source/{WEEKLY}",
+    f"cp $NN_PYTHON/solutions/{WEEKLY}.ipynb ~/course/source/{WEEKLY}/",
+    f"nbgrader generate_assignment {WEEKLY}",
+    f"nbgrader release_assignment {WEEKLY}",
+]
+GUIDE_WEEKLY_GRADE = [
+    f"python -m course_grading.lms inbound {WEEKLY}",
+    f"nbgrader collect {WEEKLY}",
+    "python -m course_grading.lms collect exchange submitted --output submissions",
+    f"{GRADER} --output graded --notebook {WEEKLY} --due {WEEKLY}={WEEKLY_DUE} "
+    "--late-penalty 10 --late-cap 50",
+    f"python -m course_grading.lms feedback graded --course . --assignment {WEEKLY}",
+    f"nbgrader release_feedback {WEEKLY}",
+    "python -m course_grading.lms totals graded/grades.csv --format canvas --solutions source "
+    "--output canvas.csv",
+]
+
 ANSWERS = {
     "neuron": "def neuron(inputs, weights, bias):\n"
               "    # answered by {user}\n"
@@ -587,6 +608,7 @@ c.Spawner.pre_spawn_hook = _test_hook
                       if (m := re.search(r"\(Score: ([\d.]+) / ([\d.]+)\)", html))}
             transcript.append(f"[{student}] fetched feedback, scores {scores}")
 
+        weekly = _weekly(servers, base, course, transcript)
         attacks = _attacks(servers, base, course, transcript)
         transcript.append(f"[all] done in {time.monotonic() - started:.1f} s")
         print("\n".join(transcript))
@@ -596,7 +618,7 @@ c.Spawner.pre_spawn_hook = _test_hook
                "setup": setup, "passwords": passwords, "wrong_password": wrong_password,
                "login_status": login_status, "attacks": attacks, "base": base,
                "submissions": submissions, "submission_owners": submission_owners,
-               "forgery": forgery, "set_aside": set_aside,
+               "forgery": forgery, "set_aside": set_aside, "weekly": weekly,
                "unit": unit}
     finally:
         if hub_process is not None:
@@ -608,6 +630,56 @@ c.Spawner.pre_spawn_hook = _test_hook
         if (base / "jupyterhub.log").is_file():  # shown by pytest when something failed
             print("--- jupyterhub.log (end) ---\n" + (base / "jupyterhub.log").read_text()[-6000:])
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _weekly(servers: dict, base: Path, course: Path, transcript: list[str]) -> dict:
+    """A weekly assignment (one notebook) after the whole-course one, through the same hub:
+    released, fetched, answered (right by one student, left as given by the other), submitted,
+    collected, graded with its own due date into the same ``graded/``, feedback returned."""
+    for command in GUIDE_WEEKLY_RELEASE:
+        as_user(INSTRUCTOR, command, course, base, transcript)
+    master = json.loads((ROOT / "solutions" / f"{WEEKLY}.ipynb").read_text())
+    answers = {}
+    for cell in master["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            lines = "".join(cell["source"]).splitlines()
+            answers[meta["grade_id"]] = "\n".join(
+                ["# answered by {user}"]
+                + [line for line in lines if "BEGIN SOLUTION" not in line
+                   and "END SOLUTION" not in line])
+    assert answers, "the weekly master has no solution cell"
+    saw: dict[str, dict] = {}
+    for student in (RIGHT, WRONG):
+        server = servers[student]
+        saw[student] = {"after_fetch": [a["status"] for a in
+                                        server.assignments("fetch", assignment=WEEKLY)]}
+        path = f"{WEEKLY}/{WEEKLY}.ipynb"
+        notebook = server.contents(path)["content"]
+        if student == RIGHT:
+            _answer(notebook, {key: value.format(user=student) for key, value in answers.items()})
+        server.save_notebook(path, notebook)
+        saw[student]["after_submit"] = sorted(
+            a["status"] for a in server.assignments("submit", assignment=WEEKLY))
+    exits = {}
+    for command in GUIDE_WEEKLY_GRADE:
+        exits[command] = as_user(INSTRUCTOR, command, course, base, transcript,
+                                 ok=(0, 1) if command.startswith(GRADER) else (0,)).returncode
+    with (course / "graded" / "grades.csv").open() as handle:
+        grades = list(csv.DictReader(handle))
+    with (course / "canvas.csv").open() as handle:
+        gradebook = list(csv.reader(handle))
+    for student in (RIGHT, WRONG):
+        server = servers[student]
+        server.assignments("fetch_feedback", assignment=WEEKLY)
+        pages = {}
+        for stamp in server.contents(f"{WEEKLY}/feedback")["content"]:
+            for item in server.contents(stamp["path"])["content"]:
+                pages[item["name"]] = server.get(f"files/{item['path']}").text
+        saw[student]["feedback"] = pages
+    transcript.append(f"[weekly] {WEEKLY}: {saw[RIGHT]['after_submit']}, "
+                      f"feedback {sorted(saw[RIGHT]['feedback'])}")
+    return {"saw": saw, "grades": grades, "gradebook": gradebook, "exits": exits}
 
 
 def _attacks(servers: dict, base: Path, course: Path, transcript: list[str]) -> dict:
@@ -724,7 +796,8 @@ def test_the_gradebook_export_has_each_students_total(classroom):
 
 def test_the_guide_gives_the_instructors_commands_word_for_word():
     guide = (ROOT / "docs" / "instructors.md").read_text()
-    for command in GUIDE_SETUP + GUIDE_RELEASE + GUIDE_GRADE:
+    for command in (GUIDE_SETUP + GUIDE_RELEASE + GUIDE_GRADE + GUIDE_WEEKLY_RELEASE
+                    + GUIDE_WEEKLY_GRADE):
         assert f"\n{command}\n" in guide, f"docs/instructors.md lacks: {command}"
 
 
@@ -852,3 +925,36 @@ def test_an_idle_students_kernel_is_shut_down(classroom):
     gone = classroom["attacks"]["idle kernel culled after"]
     assert gone is not None, "the idle kernel was still running"
     assert gone >= CULL_SECONDS - 1, gone
+
+
+def test_a_weekly_assignment_goes_through_the_hub_with_its_own_due_date(classroom):
+    weekly = classroom["weekly"]
+    for student in (RIGHT, WRONG):
+        assert weekly["saw"][student]["after_fetch"] == ["fetched"], weekly["saw"][student]
+        assert "submitted" in weekly["saw"][student]["after_submit"]
+    assert all(code == 0 for code in weekly["exits"].values()), weekly["exits"]
+    grades = weekly["grades"]
+    notebook = f"{WEEKLY}.ipynb"
+    assert _score(grades, RIGHT, "test_dense_forward") == (2.0, 2.0)
+    assert _score(grades, WRONG, "test_dense_forward")[0] == 0.0
+    # Its own due date: late, so a penalty on the weekly notebook, none on the others.
+    late = {(r["student_id"], r["notebook"]): float(r["score"]) for r in grades
+            if r["grade_id"] == "late_penalty" and float(r["score"])}
+    assert set(late) == {(RIGHT, notebook)}, late  # the wrong answer has no points to lose
+    assert -1.0 <= late[(RIGHT, notebook)] < 0  # 10 % a day, at most 50 % of 2 points
+    # The whole-course grades stay as they were.
+    assert _score(grades, RIGHT, "test_one_hot") == (3.0, 3.0)
+    assert {r["notebook"] for r in grades} == {*NOTEBOOKS, notebook}
+    # Each student's weekly feedback: that notebook only, their own.
+    for student, other in ((RIGHT, WRONG), (WRONG, RIGHT)):
+        pages = weekly["saw"][student]["feedback"]
+        assert sorted(pages) == [f"{WEEKLY}.html"], sorted(pages)
+        assert other not in pages[f"{WEEKLY}.html"]
+    assert f"answered by {RIGHT}" in weekly["saw"][RIGHT]["feedback"][f"{WEEKLY}.html"]
+    # The term's gradebook: every notebook released so far, from the whole source/ folder.
+    rows = weekly["gradebook"]
+    columns = rows[0][5:]
+    assert columns == [f"{Path(nb).stem} (points)" for nb in sorted([*NOTEBOOKS, notebook])]
+    by_login = {row[3]: dict(zip(columns, row[5:])) for row in rows[2:]}
+    assert float(by_login[RIGHT][f"{WEEKLY} (points)"]) == 2.0 + late[(RIGHT, notebook)]
+    assert float(by_login[WRONG][f"{WEEKLY} (points)"]) == 0.0

@@ -165,7 +165,7 @@ def collect(source: str, download: Path, output: Path, *,
             root = download
         else:
             raise FileNotFoundError(f"{download} is neither a zip file nor a folder")
-        chosen: dict[tuple[str, str], tuple[int, Path, dict]] = {}
+        chosen: dict[tuple[str, str], tuple[tuple[int, str], Path, dict]] = {}
         skipped: list[str] = []
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             relative = path.relative_to(root).as_posix()
@@ -176,7 +176,11 @@ def collect(source: str, download: Path, output: Path, *,
                 skipped.append(relative)
                 continue
             notebook = PurePosixPath(info["file_id"]).name + ".ipynb"
-            attempt = int(info.get("attempt") or 0)
+            # The latest wins: Canvas's re-submission number; for the exchange, the time of
+            # the submission (a notebook handed in as a weekly assignment and again in the
+            # whole-course one).
+            attempt = (int(info.get("attempt") or 0),
+                       _exchange_time(path.parent) if source == "exchange" else "")
             key = (info["student_id"], notebook)
             if key not in chosen or attempt >= chosen[key][0]:
                 chosen[key] = (attempt, path, info)
@@ -259,18 +263,24 @@ def place_feedback(graded: Path, course: Path, assignment: str) -> list[Path]:
 
     Only students whose collected submission is in ``course/submitted/<student>/<assignment>/``
     get feedback placed: nbgrader needs that submission's timestamp and secret to hand the
-    feedback to its author only. Returns the HTML files placed.
+    feedback to its author only. Only the feedback of the notebooks of that assignment (those of
+    the collected submission) is placed: with weekly assignments, one notebook each, the week's
+    feedback carries that notebook's page alone. Returns the HTML files placed.
     """
     placed = []
     for folder in sorted(p for p in (graded / "feedback").glob("*") if p.is_dir()):
         submitted = course / "submitted" / folder.name / assignment
         if not (submitted / "submission_secret.txt").is_file():
             continue
+        notebooks = {p.stem for p in submitted.rglob("*.ipynb")}
+        pages = [html for html in sorted(folder.glob("*.html")) if html.stem in notebooks]
+        if not pages:
+            continue
         target = course / "feedback" / folder.name / assignment
         target.mkdir(parents=True, exist_ok=True)
         for name in ("timestamp.txt", "submission_secret.txt"):
             shutil.copyfile(submitted / name, target / name)
-        for html in sorted(folder.glob("*.html")):
+        for html in pages:
             shutil.copyfile(html, target / html.name)
             placed.append(target / html.name)
     return placed
@@ -308,11 +318,18 @@ class Totals:
 
 
 def course_points(solutions: Path) -> dict[str, float]:
-    """Points of each master notebook: the sum of its autograded test cells' points."""
+    """Points of each master notebook: the sum of its autograded test cells' points.
+
+    ``solutions`` is searched at any depth: the repository's ``solutions/``, one assignment's
+    ``source/nn_python``, or a course directory's whole ``source/`` with one folder per
+    (weekly) assignment. A notebook found twice counts once (the first, in path order).
+    """
     import nbformat
 
     points = {}
-    for path in sorted(solutions.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(solutions.rglob("[0-9][0-9]_*.ipynb")):
+        if path.name in points or ".ipynb_checkpoints" in path.parts:
+            continue
         cells = nbformat.read(path, as_version=4).cells
         points[path.name] = float(sum(
             cell.metadata.get("nbgrader", {}).get("points", 0) for cell in cells
