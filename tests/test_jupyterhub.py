@@ -454,7 +454,12 @@ def _setup(base: Path, transcript: list[str]) -> tuple[dict[str, str], subproces
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with (base / "etc" / "jupyterhub" / "initial-passwords.csv").open() as handle:
         passwords = {row["username"]: row["password"] for row in csv.DictReader(handle)}
-    return passwords, result
+    # Run again, as after editing the roster or updating the course: nothing is lost.
+    again = subprocess.run(["bash", "-c", "set -euo pipefail\n" + guide_setup_block()],
+                           cwd=base, env=env, capture_output=True, text=True, timeout=600)
+    transcript.append(f"[root] setup.sh again (exit {again.returncode})")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    return passwords, result, again
 
 
 @pytest.fixture(scope="module")
@@ -482,7 +487,7 @@ def classroom() -> Iterator[dict]:
         url = f"https://127.0.0.1:{port}"
         SITE.clear()
         SITE["bind_url"] = url
-        passwords, setup = _setup(base, transcript)
+        passwords, setup, setup_again = _setup(base, transcript)
         SITE.update(json.loads((base / "etc" / "jupyterhub" / "nn_python.json").read_text()))
         uids |= {pwd.getpwnam(user).pw_uid for user in USERS}
         # The test's local settings, where the guide puts local changes.
@@ -609,16 +614,19 @@ c.Spawner.pre_spawn_hook = _test_hook
             transcript.append(f"[{student}] fetched feedback, scores {scores}")
 
         weekly = _weekly(servers, base, course, transcript)
+        kernel_environments = _kernel_environments(servers)
+        transcript.append(f"[kernels] {kernel_environments}")
         attacks = _attacks(servers, base, course, transcript)
         transcript.append(f"[all] done in {time.monotonic() - started:.1f} s")
         print("\n".join(transcript))
         yield {"saw": saw, "grades": grades, "gradebook": gradebook,
                "grading_exit": grading.returncode, "transcript": transcript,
                "servers": servers, "seconds": time.monotonic() - started,
-               "setup": setup, "passwords": passwords, "wrong_password": wrong_password,
+               "setup": setup, "setup_again": setup_again, "passwords": passwords, "wrong_password": wrong_password,
                "login_status": login_status, "attacks": attacks, "base": base,
                "submissions": submissions, "submission_owners": submission_owners,
                "forgery": forgery, "set_aside": set_aside, "weekly": weekly,
+               "kernel_environments": kernel_environments,
                "unit": unit}
     finally:
         if hub_process is not None:
@@ -680,6 +688,74 @@ def _weekly(servers: dict, base: Path, course: Path, transcript: list[str]) -> d
     transcript.append(f"[weekly] {WEEKLY}: {saw[RIGHT]['after_submit']}, "
                       f"feedback {sorted(saw[RIGHT]['feedback'])}")
     return {"saw": saw, "grades": grades, "gradebook": gradebook, "exits": exits}
+
+
+def run_in_kernel(server: "Server", kernel: str, code: str) -> str:
+    """Execute ``code`` in a kernel of ``server`` over its websocket, as JupyterLab does; what
+    it printed (or its traceback)."""
+    import uuid
+
+    import websocket
+
+    prefix = f"/user/{server.user}/"
+    cookie = "; ".join(f"{c.name}={c.value}" for c in server.session.cookies
+                       if c.path in ("/", prefix) or c.path.startswith(prefix))
+    url = server.base.replace("https://", "wss://", 1) + f"api/kernels/{kernel}/channels"
+    ws = websocket.create_connection(url, cookie=cookie, timeout=120,
+                                     sslopt={"ca_certs": SITE["ssl_cert"]})
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": server.user,
+                   "session": uuid.uuid4().hex, "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False}}))
+    out = []
+    try:
+        while True:
+            message = json.loads(ws.recv())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                out.append(message["content"]["text"])
+            elif message["msg_type"] == "error":
+                out.append("\n".join(message["content"]["traceback"]))
+            elif (message["msg_type"] == "status"
+                  and message["content"]["execution_state"] == "idle"):
+                break
+    finally:
+        ws.close()
+    return "".join(out)
+
+
+#: What a kernel of a user's server reports of its environment (the guide promises these).
+ENVIRONMENT_PROBE = """
+import getpass, json, os, course_utils
+print(json.dumps({"user": getpass.getuser(),
+                  **{k: os.environ.get(k) for k in ("NN_PYTHON", "MNIST_PATH",
+                                                     "JUPYTER_CONFIG_PATH")},
+                  "course_utils": os.path.dirname(course_utils.__file__),
+                  "notebooks": os.path.isdir(os.path.join(os.environ.get("NN_PYTHON", "/-"),
+                                                          "notebooks"))}))
+"""
+
+
+def _kernel_environments(servers: dict) -> dict:
+    """Each user's kernel environment, from a kernel of their own server."""
+    seen = {}
+    for user in (INSTRUCTOR, WRONG):
+        server = servers[user]
+        response = server.session.post(server.base + "api/kernels", json={"name": "python3"},
+                                       timeout=120)
+        assert response.status_code == 201, response.text
+        kernel = response.json()["id"]
+        output = run_in_kernel(server, kernel, ENVIRONMENT_PROBE)
+        try:
+            seen[user] = json.loads(output.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            seen[user] = {"error": output[-2000:]}
+        server.session.delete(server.base + f"api/kernels/{kernel}", timeout=60)
+    return seen
 
 
 def _attacks(servers: dict, base: Path, course: Path, transcript: list[str]) -> dict:
@@ -842,10 +918,11 @@ def test_the_service_unit_passes_systemd_analyze(tmp_path):
     (tmp_path / "jupyterhub").mkdir()
     (tmp_path / "jupyterhub" / "jupyterhub_config.py").write_text("")
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
-    # Without a running systemd it still parses the unit; only complaints about this unit count.
+    # Without a running systemd it still parses the unit (a bad ExecStart is a fatal error,
+    # exit status 1); only complaints about this unit count.
     complaints = [line for line in (result.stdout + result.stderr).splitlines()
                   if "jupyterhub.service" in line]
-    assert not complaints, complaints
+    assert result.returncode == 0 and not complaints, (result.returncode, complaints)
 
 
 def test_setup_gives_each_account_a_password_once_and_keeps_it_private(classroom):
@@ -958,3 +1035,43 @@ def test_a_weekly_assignment_goes_through_the_hub_with_its_own_due_date(classroo
     by_login = {row[3]: dict(zip(columns, row[5:])) for row in rows[2:]}
     assert float(by_login[RIGHT][f"{WEEKLY} (points)"]) == 2.0 + late[(RIGHT, notebook)]
     assert float(by_login[WRONG][f"{WEEKLY} (points)"]) == 0.0
+
+
+def test_each_users_kernels_get_the_course_and_the_data(classroom):
+    seen = classroom["kernel_environments"]
+    student, instructor = seen[WRONG], seen[INSTRUCTOR]
+    assert student.get("user") == WRONG and instructor.get("user") == INSTRUCTOR, seen
+    assert student["NN_PYTHON"] == SITE["course"] and student["notebooks"], student
+    assert instructor["NN_PYTHON"] == SITE["instructors"] and instructor["notebooks"], instructor
+    assert student["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == SITE["students_config"]
+    assert instructor["JUPYTER_CONFIG_PATH"] == SITE["jupyter_config"]
+    # MNIST_PATH when setup.sh was given one (the test passes its own, if it has one).
+    for env in (student, instructor):
+        assert env["MNIST_PATH"] == (SITE["mnist_path"] or None), env
+
+
+def test_setup_run_again_keeps_accounts_and_passwords(classroom):
+    again = classroom["setup_again"].stdout
+    for user in USERS:
+        assert f"{user} (" in again and "exists, password unchanged" in again, again
+    assert "initial passwords" not in again
+    kept = classroom["base"] / "etc" / "jupyterhub" / "initial-passwords.csv"
+    assert len(kept.read_text().splitlines()) == 1 + len(USERS)
+    # Everyone logged in after the second run with the first run's password (the fixture).
+
+
+@pytest.mark.parametrize("roster, error", [
+    ("username,role\nnnp-bad,teacher\n", "role must be instructor or student"),
+    ("username,role\nnnp-bad,student\n", "lists no instructor"),
+    ("username,role\nBad Name,student\n", "bad user name"),
+])
+def test_setup_refuses_a_bad_roster_before_changing_anything(tmp_path, roster, error):
+    (tmp_path / "roster.csv").write_text(roster)
+    env = {**os.environ, "PREFIX": str(tmp_path / "opt"), "ETC": str(tmp_path / "etc"),
+           "SRV": str(tmp_path / "srv"), "HOMES": str(tmp_path / "homes"),
+           "SKIP_PACKAGES": "1", "SKIP_PIP": "1", "START": "0"}
+    result = subprocess.run([str(DEPLOY / "setup.sh"), "roster.csv"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and error in result.stderr, (result.returncode, result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["roster.csv"]
+    assert subprocess.run(["id", "nnp-bad"], capture_output=True).returncode != 0
