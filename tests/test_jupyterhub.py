@@ -1075,3 +1075,48 @@ def test_setup_refuses_a_bad_roster_before_changing_anything(tmp_path, roster, e
     assert result.returncode == 1 and error in result.stderr, (result.returncode, result.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["roster.csv"]
     assert subprocess.run(["id", "nnp-bad"], capture_output=True).returncode != 0
+
+
+def test_setup_installs_the_python_environment_from_any_folder(tmp_path):
+    """setup.sh's pip step, run from a folder that is not the checkout (requirements.txt's
+    ``-e .`` is resolved against pip's folder: setup.sh runs it in the learners' copy).
+
+    To stay fast and offline-friendly, the class's environment is a fresh virtual environment
+    that also sees this test environment's packages (a ``.pth`` file), so pip finds every
+    dependency installed and builds only the course's two packages; the scripts setup.sh
+    checks for are linked from this environment. Nothing is installed into this environment.
+    """
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    venv = tmp_path / "venv"
+    subprocess.run([str(Path(sys.base_prefix) / "bin" / "python3"), "-m", "venv", str(venv)],
+                   check=True, capture_output=True)
+    site = venv / "lib" / version / "site-packages"
+    (site / "zz-test-environment.pth").write_text(
+        str(Path(sys.prefix) / "lib" / version / "site-packages") + "\n")
+    for script in ("jupyterhub", "jupyterhub-singleuser"):
+        (venv / "bin" / script).symlink_to(BIN / script)
+    user = "nnp-pipcheck"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "roster.csv").write_text(f"username,role\n{user},instructor\n")
+    env = {**os.environ, "PREFIX": str(tmp_path / "opt"), "ETC": str(tmp_path / "etc"),
+           "SRV": str(tmp_path / "srv"), "HOMES": str(tmp_path / "homes"),
+           "VENV": str(venv), "INSTRUCTORS_GROUP": "nnp-pipcheck-group",
+           "SKIP_PACKAGES": "1", "START": "0"}
+    env.pop("PYTHONPATH", None)
+    try:
+        result = subprocess.run([str(DEPLOY / "setup.sh"), "roster.csv"], cwd=elsewhere,
+                                env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        probe = subprocess.run(
+            [str(venv / "bin" / "python"), "-c",
+             "import course_utils, course_grading; "
+             "print(course_utils.__file__); print(course_grading.__file__)"],
+            cwd="/", env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+        assert probe.returncode == 0, probe.stderr
+        course_utils, course_grading = probe.stdout.split()
+        assert course_utils.startswith(str(tmp_path / "opt" / "course") + "/"), course_utils
+        assert course_grading.startswith(str(tmp_path / "opt" / "instructors" / "grader") + "/")
+    finally:
+        subprocess.run(["userdel", "--remove", user], capture_output=True)
+        subprocess.run(["groupdel", "nnp-pipcheck-group"], capture_output=True)
