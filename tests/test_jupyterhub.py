@@ -264,6 +264,23 @@ def read_unit(path: Path) -> dict[str, str]:
     return dict(parser["Service"]) | {"_sections": ",".join(parser.sections())}
 
 
+def _idle_culler(hub_pid: int, limit: float = 30) -> list[str]:
+    """The command line of the hub's idle-culler service (a child of the hub), once running."""
+    import psutil
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        for child in psutil.Process(hub_pid).children(recursive=True):
+            try:
+                command = child.cmdline()
+            except psutil.Error:
+                continue
+            if "jupyterhub_idle_culler" in command:
+                return command
+        time.sleep(1)
+    return []
+
+
 def _stop(process: subprocess.Popen, grace: float = 20) -> None:
     """Stop a process started in its own session: SIGTERM its group, then SIGKILL."""
     if process.poll() is not None:
@@ -520,6 +537,7 @@ c.Spawner.pre_spawn_hook = _test_hook
                 env={**environment, "LANG": "C.UTF-8", **USER_BIN[1]})
         hub = Hub(url, SITE["ssl_cert"])
         hub.wait_up(hub_process, hub_log)
+        culler = _idle_culler(hub_process.pid)
         transcript.append(f"[hub] up at {url} ({time.monotonic() - started:.1f} s)")
 
         # Everyone logs in with the password setup.sh printed; a wrong one gets nowhere.
@@ -626,7 +644,7 @@ c.Spawner.pre_spawn_hook = _test_hook
                "login_status": login_status, "attacks": attacks, "base": base,
                "submissions": submissions, "submission_owners": submission_owners,
                "forgery": forgery, "set_aside": set_aside, "weekly": weekly,
-               "kernel_environments": kernel_environments,
+               "kernel_environments": kernel_environments, "idle_culler": culler,
                "unit": unit}
     finally:
         if hub_process is not None:
@@ -1099,9 +1117,15 @@ def test_setup_installs_the_python_environment_from_any_folder(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "roster.csv").write_text(f"username,role\n{user},instructor\n")
+    # The institution's certificate, given by path (here a self-made one standing in for it).
+    cert, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=hub.example.org", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
     env = {**os.environ, "PREFIX": str(tmp_path / "opt"), "ETC": str(tmp_path / "etc"),
            "SRV": str(tmp_path / "srv"), "HOMES": str(tmp_path / "homes"),
            "VENV": str(venv), "INSTRUCTORS_GROUP": "nnp-pipcheck-group",
+           "SSL_CERT": str(cert), "SSL_KEY": str(key),
            "SKIP_PACKAGES": "1", "START": "0"}
     env.pop("PYTHONPATH", None)
     try:
@@ -1117,6 +1141,15 @@ def test_setup_installs_the_python_environment_from_any_folder(tmp_path):
         course_utils, course_grading = probe.stdout.split()
         assert course_utils.startswith(str(tmp_path / "opt" / "course") + "/"), course_utils
         assert course_grading.startswith(str(tmp_path / "opt" / "instructors" / "grader") + "/")
+        site_settings = json.loads((tmp_path / "etc" / "jupyterhub" / "nn_python.json")
+                                   .read_text())
+        assert (site_settings["ssl_cert"], site_settings["ssl_key"]) == (str(cert), str(key))
+        assert list((tmp_path / "etc" / "jupyterhub" / "ssl").iterdir()) == []  # none made
     finally:
         subprocess.run(["userdel", "--remove", user], capture_output=True)
         subprocess.run(["groupdel", "nnp-pipcheck-group"], capture_output=True)
+
+
+def test_the_hub_runs_the_idle_culler_for_servers(classroom):
+    command = classroom["idle_culler"]
+    assert command[-2:] == ["jupyterhub_idle_culler", "--timeout=3600"], command
