@@ -950,8 +950,9 @@ def test_setup_gives_each_account_a_password_once_and_keeps_it_private(classroom
     printed = classroom["setup"].stdout
     for user, password in passwords.items():
         assert f"{user},{password}" in printed
-    kept = classroom["base"] / "etc" / "jupyterhub" / "initial-passwords.csv"
-    assert kept.stat().st_mode & 0o077 == 0 and kept.stat().st_uid == 0
+    for private in ("initial-passwords.csv", "roster.csv"):
+        kept = classroom["base"] / "etc" / "jupyterhub" / private
+        assert kept.stat().st_mode & 0o077 == 0 and kept.stat().st_uid == 0, private
     for user in USERS:
         assert Path(pwd.getpwnam(user).pw_dir).stat().st_mode & 0o077 == 0, user
     assert grp.getgrnam(GROUP).gr_mem == [INSTRUCTOR]

@@ -144,7 +144,7 @@ sed "s|/srv/nbgrader/exchange|$EXCHANGE|g" "$HERE/course_nbgrader_config.py" \
   > "$PREFIX/instructors/deploy/one-machine/course_nbgrader_config.py"
 cp "$HERE/students/jupyter_server_config.json" "$ETC/jupyter/students/"
 cp "$HERE/jupyterhub_config.py" "$ETC/jupyterhub/jupyterhub_config.py"
-install -m 0644 "$ROSTER" "$ETC/jupyterhub/roster.csv"
+install -m 0600 "$ROSTER" "$ETC/jupyterhub/roster.csv"  # names: root only (the hub reads it)
 
 # --- HTTPS ----------------------------------------------------------------------------------
 if [ -n "$SSL_CERT$SSL_KEY" ]; then
