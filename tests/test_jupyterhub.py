@@ -1114,6 +1114,14 @@ def test_setup_installs_the_python_environment_from_any_folder(tmp_path):
         str(Path(sys.prefix) / "lib" / version / "site-packages") + "\n")
     for script in ("jupyterhub", "jupyterhub-singleuser"):
         (venv / "bin" / script).symlink_to(BIN / script)
+    # A copy of the checkout with what a developer's checkout also holds, never to be copied
+    # for the class: build outputs and an environment.
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT, checkout, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "__pycache__", "*.egg-info"))
+    for decoy in ("build", "grader/build", ".venv/bin"):
+        (checkout / decoy).mkdir(parents=True)
+        (checkout / decoy / "decoy.txt").write_text("not for the class")
     user = "nnp-pipcheck"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -1130,7 +1138,8 @@ def test_setup_installs_the_python_environment_from_any_folder(tmp_path):
            "SKIP_PACKAGES": "1", "START": "0"}
     env.pop("PYTHONPATH", None)
     try:
-        result = subprocess.run([str(DEPLOY / "setup.sh"), "roster.csv"], cwd=elsewhere,
+        result = subprocess.run([str(checkout / "deploy" / "one-machine" / "setup.sh"),
+                                 "roster.csv"], cwd=elsewhere,
                                 env=env, capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         probe = subprocess.run(
@@ -1146,6 +1155,9 @@ def test_setup_installs_the_python_environment_from_any_folder(tmp_path):
                                    .read_text())
         assert (site_settings["ssl_cert"], site_settings["ssl_key"]) == (str(cert), str(key))
         assert list((tmp_path / "etc" / "jupyterhub" / "ssl").iterdir()) == []  # none made
+        copied = [p for p in (tmp_path / "opt").rglob("decoy.txt")]
+        assert copied == [], copied
+        assert (tmp_path / "opt" / "instructors" / "grader" / "course_grading").is_dir()
     finally:
         subprocess.run(["userdel", "--remove", user], capture_output=True)
         subprocess.run(["groupdel", "nnp-pipcheck-group"], capture_output=True)
