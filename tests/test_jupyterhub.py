@@ -232,7 +232,8 @@ def as_user(user: str, command: str, cwd: Path, base: Path, log: list[str],
     groups = [g for g in os.getgrouplist(user, entry.pw_gid) if g != entry.pw_gid]
     result = subprocess.run(["bash", "-c", command], cwd=cwd, env=_user_env(user, base),
                             user=entry.pw_uid, group=entry.pw_gid, extra_groups=groups,
-                            capture_output=True, text=True, timeout=timeout)
+                            capture_output=True, encoding="utf-8", errors="replace",
+                            timeout=timeout)  # an attack that works may print binary data
     log.append(f"[{user}] $ {command}   (exit {result.returncode}, "
                f"{time.monotonic() - started:.1f} s)")
     # nbgrader only logs a config file it cannot read, and goes on without its settings.
