@@ -375,3 +375,71 @@ def test_moodle_gradebook_file_is_keyed_by_email(tmp_path: Path):
         "Identifier,Total\nParticipant 12345,5\n", users, "Identifier", "useremail",
         {"Total": "assignment"})
     assert not ok and "could not find user" in error
+
+
+def test_inbound_sets_aside_a_submission_made_under_another_students_name(tmp_path: Path):
+    import pwd
+
+    from course_grading.lms import set_aside_forged
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    for name in (f"{me}+week1+2026-12-01 10:00:00.000000 UTC+abc",  # genuine
+                 "someone-else+week1+2026-12-01 11:00:00.000000 UTC+def",  # made by me: forged
+                 "someone-else+week2+2026-12-01 11:00:00.000000 UTC+ghi"):  # another assignment
+        (inbound / name).mkdir()
+    forged = set_aside_forged(inbound, "week1")
+    assert forged == [("someone-else+week1+2026-12-01 11:00:00.000000 UTC+def", me)]
+    assert sorted(p.name for p in inbound.iterdir()) == [
+        f".forged-by-{me}-someone-else+week1+2026-12-01 11:00:00.000000 UTC+def",
+        f"{me}+week1+2026-12-01 10:00:00.000000 UTC+abc",
+        "someone-else+week2+2026-12-01 11:00:00.000000 UTC+ghi"]
+    assert set_aside_forged(inbound, "week1") == []  # run again: nothing more
+
+
+# --- weekly assignments: one notebook each, beside the whole-course one ------------------------
+
+def test_a_notebook_handed_in_twice_counts_as_its_latest_submission(tmp_path: Path):
+    # 01_neurons handed in as its week's assignment, then again in the whole-course one; and
+    # 04 handed in early in the whole course, later as its week's.
+    for assignment, stamp, notebooks in (
+            ("01_neurons", "2026-11-02 10:00:00.000000 UTC", {NB1: "week 1"}),
+            ("nn_python", "2026-11-20 10:00:00.000000 UTC", {NB1: "course", NB4: "course"}),
+            ("04_data_and_preprocessing", "2026-11-25 10:00:00.000000 UTC", {NB4: "week 4"})):
+        folder = tmp_path / "submitted" / "ada" / assignment
+        folder.mkdir(parents=True)
+        (folder / "timestamp.txt").write_text(stamp)
+        for name, marker in notebooks.items():
+            (folder / name).write_text(_notebook(marker))
+    placed, _ = lms.collect("exchange", tmp_path / "submitted", tmp_path / "s")
+    assert _marker(tmp_path / "s" / "ada" / NB1) == "course"
+    assert _marker(tmp_path / "s" / "ada" / NB4) == "week 4"
+    assert {p.notebook: p.submitted_at[:10] for p in placed} == {NB1: "2026-11-20",
+                                                                 NB4: "2026-11-25"}
+
+
+def test_a_weeks_feedback_carries_that_weeks_notebook_only(tmp_path: Path):
+    graded, course = tmp_path / "graded", tmp_path / "course"
+    (graded / "feedback" / "ada").mkdir(parents=True)
+    for name in (NB1, NB4):
+        (graded / "feedback" / "ada" / name.replace(".ipynb", ".html")).write_text(name)
+    week = course / "submitted" / "ada" / "01_neurons"
+    week.mkdir(parents=True)
+    (week / NB1).write_text(_notebook("ada"))
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        (week / name).write_text("x")
+    placed = lms.place_feedback(graded, course, "01_neurons")
+    assert [p.relative_to(course).as_posix() for p in placed] == [
+        "feedback/ada/01_neurons/01_neurons.html"]
+    assert lms.place_feedback(graded, course, "nn_python") == []  # nothing collected there
+
+
+def test_course_points_reads_a_course_directorys_source_at_any_depth(tmp_path: Path):
+    for assignment, name in (("01_neurons", NB1), ("nn_python", NB4), ("nn_python", NB1)):
+        (tmp_path / "source" / assignment).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / "solutions" / name, tmp_path / "source" / assignment / name)
+    from_source = lms.course_points(tmp_path / "source")
+    from_masters = lms.course_points(ROOT / "solutions")
+    assert from_source == {NB1: from_masters[NB1], NB4: from_masters[NB4]}
+    assert from_source[NB1] > 0 and from_source[NB4] > 0

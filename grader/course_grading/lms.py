@@ -9,6 +9,7 @@ Usage::
         [--missing {zero,blank}] [--solutions MASTERS] [--students SUBMISSIONS/students.csv]
         [--scale {points,percent}]
     python -m course_grading.lms feedback GRADED --course COURSE_DIR [--assignment NAME]
+    python -m course_grading.lms inbound ASSIGNMENT
 
 Why it exists: the class-grading command (``python -m course_grading``) reads one folder
 per student, ``<student_id>/<notebook>.ipynb``, and writes ``grades.csv`` with one row per test
@@ -45,6 +46,15 @@ names the files and commits):
   ``release_feedback`` looks for it in a course directory (``feedback/<student>/<assignment>/``,
   with the ``timestamp.txt`` and ``submission_secret.txt`` of the collected submission), so
   students fetch it from the exchange without a second grading run.
+
+- ``inbound``, run in the course directory before ``nbgrader collect``, sets aside the
+  submissions in the exchange's inbound folder that a student handed in under another student's
+  name (nbgrader's ``submit --student OTHER`` lets anyone do it): each submission's folder is
+  owned by the system user who made it, and one whose owner is not the student its name gives
+  is renamed to a hidden name (``.forged-by-<owner>-...``), which ``nbgrader collect`` does not
+  see. It reads the exchange and course id from nbgrader's settings, as ``nbgrader collect``
+  does; exit status 1 when it set some aside (they are listed), 2 when there is no inbound
+  folder.
 
 A notebook a student did not hand in scores zero (``--missing blank``: left empty); its points
 still count.
@@ -155,7 +165,7 @@ def collect(source: str, download: Path, output: Path, *,
             root = download
         else:
             raise FileNotFoundError(f"{download} is neither a zip file nor a folder")
-        chosen: dict[tuple[str, str], tuple[int, Path, dict]] = {}
+        chosen: dict[tuple[str, str], tuple[tuple[int, str], Path, dict]] = {}
         skipped: list[str] = []
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             relative = path.relative_to(root).as_posix()
@@ -166,7 +176,11 @@ def collect(source: str, download: Path, output: Path, *,
                 skipped.append(relative)
                 continue
             notebook = PurePosixPath(info["file_id"]).name + ".ipynb"
-            attempt = int(info.get("attempt") or 0)
+            # The latest wins: Canvas's re-submission number; for the exchange, the time of
+            # the submission (a notebook handed in as a weekly assignment and again in the
+            # whole-course one).
+            attempt = (int(info.get("attempt") or 0),
+                       _exchange_time(path.parent) if source == "exchange" else "")
             key = (info["student_id"], notebook)
             if key not in chosen or attempt >= chosen[key][0]:
                 chosen[key] = (attempt, path, info)
@@ -249,18 +263,24 @@ def place_feedback(graded: Path, course: Path, assignment: str) -> list[Path]:
 
     Only students whose collected submission is in ``course/submitted/<student>/<assignment>/``
     get feedback placed: nbgrader needs that submission's timestamp and secret to hand the
-    feedback to its author only. Returns the HTML files placed.
+    feedback to its author only. Only the feedback of the notebooks of that assignment (those of
+    the collected submission) is placed: with weekly assignments, one notebook each, the week's
+    feedback carries that notebook's page alone. Returns the HTML files placed.
     """
     placed = []
     for folder in sorted(p for p in (graded / "feedback").glob("*") if p.is_dir()):
         submitted = course / "submitted" / folder.name / assignment
         if not (submitted / "submission_secret.txt").is_file():
             continue
+        notebooks = {p.stem for p in submitted.rglob("*.ipynb")}
+        pages = [html for html in sorted(folder.glob("*.html")) if html.stem in notebooks]
+        if not pages:
+            continue
         target = course / "feedback" / folder.name / assignment
         target.mkdir(parents=True, exist_ok=True)
         for name in ("timestamp.txt", "submission_secret.txt"):
             shutil.copyfile(submitted / name, target / name)
-        for html in sorted(folder.glob("*.html")):
+        for html in pages:
             shutil.copyfile(html, target / html.name)
             placed.append(target / html.name)
     return placed
@@ -298,11 +318,18 @@ class Totals:
 
 
 def course_points(solutions: Path) -> dict[str, float]:
-    """Points of each master notebook: the sum of its autograded test cells' points."""
+    """Points of each master notebook: the sum of its autograded test cells' points.
+
+    ``solutions`` is searched at any depth: the repository's ``solutions/``, one assignment's
+    ``source/nn_python``, or a course directory's whole ``source/`` with one folder per
+    (weekly) assignment. A notebook found twice counts once (the first, in path order).
+    """
     import nbformat
 
     points = {}
-    for path in sorted(solutions.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(solutions.rglob("[0-9][0-9]_*.ipynb")):
+        if path.name in points or ".ipynb_checkpoints" in path.parts:
+            continue
         cells = nbformat.read(path, as_version=4).cells
         points[path.name] = float(sum(
             cell.metadata.get("nbgrader", {}).get("points", 0) for cell in cells
@@ -588,6 +615,46 @@ def _fill_worksheet(totals: Totals, worksheet: Path, output: Path, percent, miss
     return sorted(graded - seen)
 
 
+# --- the exchange's inbound folder ------------------------------------------------------------
+
+def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
+    """Rename each submission of ``assignment`` in nbgrader's ``inbound`` folder (named
+    ``<student>+<assignment>+<time>+<random>``) that its named student did not
+    make (its folder's owner is someone else) to ``.forged-by-<owner>-<name>``, which
+    ``nbgrader collect`` skips (it globs ``*+<assignment>+*``). Returns (name, owner) of each.
+
+    The instructor owns ``inbound`` (``nbgrader release_assignment`` makes it, mode 0733), so
+    they may rename its entries; nobody else may list it.
+    """
+    import pwd
+
+    forged = []
+    for entry in sorted(inbound.iterdir()):
+        parts = entry.name.split("+")
+        if entry.name.startswith(".") or len(parts) < 3 or parts[1] != assignment:
+            continue
+        student = parts[0]
+        uid = entry.lstat().st_uid
+        try:
+            owner = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            owner = str(uid)
+        if owner != student:
+            entry.rename(inbound / f".forged-by-{owner}-{entry.name}")
+            forged.append((entry.name, owner))
+    return forged
+
+
+def _exchange_settings() -> tuple[Path, str]:
+    """nbgrader's exchange root and course id, from its settings as its commands read them."""
+    from nbgrader.apps.baseapp import NbGrader
+
+    app = NbGrader()
+    app.load_config_file()
+    root = app.config.Exchange.get("root", "/srv/nbgrader/exchange")
+    return Path(root), app.config.CourseDirectory.get("course_id", "")
+
+
 # --- command line ----------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -626,7 +693,21 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("graded", type=Path, help="the --output folder of the grading command")
     back.add_argument("--course", type=Path, required=True, help="the nbgrader course directory")
     back.add_argument("--assignment", default=None, help="nbgrader assignment (default: the course's)")
+    check = commands.add_parser("inbound", help="set aside submissions made under another's name")
+    check.add_argument("assignment", help="the nbgrader assignment (only its submissions)")
     args = parser.parse_args(argv)
+    if args.command == "inbound":
+        root, course_id = _exchange_settings()
+        inbound = root / course_id / "inbound"
+        if not course_id or not inbound.is_dir():
+            print(f"error: no inbound folder at {inbound}", file=sys.stderr)
+            return 2
+        forged = set_aside_forged(inbound, args.assignment)
+        for name, owner in forged:
+            print(f"set aside: {name}, handed in by {owner} under another student's name",
+                  file=sys.stderr)
+        print(f"{len(forged)} submission(s) of {args.assignment} set aside in {inbound}.")
+        return 1 if forged else 0
     if args.command == "feedback":
         from course_grading.settings import ASSIGNMENT
 
