@@ -611,10 +611,7 @@ c.Spawner.pre_spawn_hook = _test_hook
             if command == INBOUND:
                 set_aside = result
         submissions = sorted(p.name for p in inbound.iterdir())
-        with (course / "graded" / "grades.csv").open() as handle:
-            grades = list(csv.DictReader(handle))
-        with (course / "canvas.csv").open() as handle:
-            gradebook = list(csv.reader(handle))
+        grades, gradebook = _grades_and_gradebook(course)
 
         for student in (RIGHT, WRONG):
             server = servers[student]
@@ -692,10 +689,7 @@ def _weekly(servers: dict, base: Path, course: Path, transcript: list[str]) -> d
     for command in GUIDE_WEEKLY_GRADE:
         exits[command] = as_user(INSTRUCTOR, command, course, base, transcript,
                                  ok=(0, 1) if command.startswith(GRADER) else (0,)).returncode
-    with (course / "graded" / "grades.csv").open() as handle:
-        grades = list(csv.DictReader(handle))
-    with (course / "canvas.csv").open() as handle:
-        gradebook = list(csv.reader(handle))
+    grades, gradebook = _grades_and_gradebook(course)
     for student in (RIGHT, WRONG):
         server = servers[student]
         server.assignments("fetch_feedback", assignment=WEEKLY)
@@ -831,6 +825,15 @@ def _score(grades: list[dict], student: str, grade_id: str) -> tuple[float, floa
     rows = [r for r in grades if r["student_id"] == student and r["grade_id"] == grade_id]
     assert len(rows) == 1, (student, grade_id, grades)
     return float(rows[0]["score"]), float(rows[0]["max_score"])
+
+
+def _grades_and_gradebook(course: Path) -> tuple[list[dict[str, str]], list[list[str]]]:
+    """The grader's grades.csv rows and the Canvas gradebook's rows, as the guide left them."""
+    with (course / "graded" / "grades.csv").open() as handle:
+        grades = list(csv.DictReader(handle))
+    with (course / "canvas.csv").open() as handle:
+        gradebook = list(csv.reader(handle))
+    return grades, gradebook
 
 
 def test_students_fetch_and_submit_through_the_assignments_tab(classroom):

@@ -398,6 +398,27 @@ def test_inbound_sets_aside_a_submission_made_under_another_students_name(tmp_pa
     assert set_aside_forged(inbound, "week1") == []  # run again: nothing more
 
 
+def test_inbound_sets_aside_names_collect_would_misread_or_stop_on(tmp_path: Path):
+    """nbgrader reads a name from the right (``rsplit('+', 3)``) and stops the whole collect on
+    a time it cannot parse: a student's own folder named to exploit that is set aside too."""
+    import pwd
+
+    from course_grading.lms import set_aside_forged
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    stamp = "2026-12-01 10:00:00.000000 UTC"
+    bad = [f"{me}+x+week1+abc",              # read as time "week1": collect would stop
+           f"{me}+week1+{stamp}+abc+def",    # read as assignment "{stamp}", student "me+week1"
+           f"{me}+week1+not a time"]         # three parts, no time
+    good = f"{me}+week1+{stamp}"             # three parts, as older nbgrader names them
+    for name in (*bad, good):
+        (inbound / name).mkdir()
+    assert sorted(name for name, _ in set_aside_forged(inbound, "week1")) == sorted(bad)
+    assert sorted(p.name for p in inbound.iterdir() if not p.name.startswith(".")) == [good]
+
+
 # --- weekly assignments: one notebook each, beside the whole-course one ------------------------
 
 def test_a_notebook_handed_in_twice_counts_as_its_latest_submission(tmp_path: Path):

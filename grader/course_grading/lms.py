@@ -618,28 +618,40 @@ def _fill_worksheet(totals: Totals, worksheet: Path, output: Path, percent, miss
 # --- the exchange's inbound folder ------------------------------------------------------------
 
 def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
-    """Rename each submission of ``assignment`` in nbgrader's ``inbound`` folder (named
-    ``<student>+<assignment>+<time>+<random>``) that its named student did not
-    make (its folder's owner is someone else) to ``.forged-by-<owner>-<name>``, which
-    ``nbgrader collect`` skips (it globs ``*+<assignment>+*``). Returns (name, owner) of each.
+    """Rename each entry of nbgrader's ``inbound`` folder that ``nbgrader collect`` would take
+    for ``assignment`` but must not, to ``.forged-by-<owner>-<name>``, which collect skips.
+    Returns (name, owner) of each.
 
-    The instructor owns ``inbound`` (``nbgrader release_assignment`` makes it, mode 0733), so
-    they may rename its entries; nobody else may list it.
+    Collect takes every entry matching ``*+<assignment>+*`` and reads its name as nbgrader does,
+    ``<student>+<assignment>+<time>[+<random>]`` split from the right. Set aside: an entry its
+    named student did not make (its owner is someone else: ``nbgrader submit --student
+    OTHER``), one whose name does not read back as this assignment, and one whose time does not
+    parse (collect would stop on it, for the whole class). The instructor owns ``inbound``
+    (``nbgrader release_assignment`` makes it, mode 0733), so they may rename its entries;
+    nobody else may list it.
     """
+    import fnmatch
     import pwd
+
+    from nbgrader.utils import parse_utc
 
     forged = []
     for entry in sorted(inbound.iterdir()):
-        parts = entry.name.split("+")
-        if entry.name.startswith(".") or len(parts) < 3 or parts[1] != assignment:
+        if entry.name.startswith(".") or not fnmatch.fnmatchcase(entry.name,
+                                                                 f"*+{assignment}+*"):
             continue
-        student = parts[0]
+        student, named, stamp = (entry.name.rsplit("+", 3) + ["", ""])[:3]
         uid = entry.lstat().st_uid
         try:
             owner = pwd.getpwuid(uid).pw_name
         except KeyError:
             owner = str(uid)
-        if owner != student:
+        try:
+            parse_utc(stamp)
+            readable = named == assignment
+        except Exception:  # noqa: BLE001 - any time nbgrader cannot read stops its collect
+            readable = False
+        if owner != student or not readable:
             entry.rename(inbound / f".forged-by-{owner}-{entry.name}")
             forged.append((entry.name, owner))
     return forged
