@@ -391,10 +391,11 @@ def test_inbound_sets_aside_a_submission_made_under_another_students_name(tmp_pa
         (inbound / name).mkdir()
     forged = set_aside_forged(inbound, "week1")
     assert forged == [("someone-else+week1+2026-12-01 11:00:00.000000 UTC+def", me)]
-    assert sorted(p.name for p in inbound.iterdir()) == [
-        f".forged-by-{me}-someone-else+week1+2026-12-01 11:00:00.000000 UTC+def",
-        f"{me}+week1+2026-12-01 10:00:00.000000 UTC+abc",
-        "someone-else+week2+2026-12-01 11:00:00.000000 UTC+ghi"]
+    names = sorted(p.name for p in inbound.iterdir())
+    assert names[0].startswith(
+        f".forged-by-{me}-someone-else+week1+2026-12-01 11:00:00.000000 UTC+def-")
+    assert names[1:] == [f"{me}+week1+2026-12-01 10:00:00.000000 UTC+abc",
+                         "someone-else+week2+2026-12-01 11:00:00.000000 UTC+ghi"]
     assert set_aside_forged(inbound, "week1") == []  # run again: nothing more
 
 
@@ -417,6 +418,49 @@ def test_inbound_sets_aside_names_collect_would_misread_or_stop_on(tmp_path: Pat
         (inbound / name).mkdir()
     assert sorted(name for name, _ in set_aside_forged(inbound, "week1")) == sorted(bad)
     assert sorted(p.name for p in inbound.iterdir() if not p.name.startswith(".")) == [good]
+
+
+def test_inbound_sets_aside_links_fifos_files_and_folders_holding_them(tmp_path: Path):
+    """A student's own entry that is not a plain folder of their own files: nbgrader's collect
+    would copy what a link points to (the masters, another student's work) as theirs, and stop
+    for the whole class on a FIFO or a file. A long name is set aside too, under a name that
+    fits and that its maker cannot guess."""
+    import pwd
+
+    from course_grading.lms import set_aside_forged
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    masters = tmp_path / "masters"
+    masters.mkdir()
+    (masters / "01_neurons.ipynb").write_text("SECRET")
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    stamp = "2026-12-01 10:00:00.000000 UTC"
+    link = inbound / f"{me}+week1+{stamp}+link"
+    link.symlink_to(masters)
+    os.mkfifo(inbound / f"{me}+week1+{stamp}+fifo")
+    (inbound / f"{me}+week1+{stamp}+file").write_text("x")
+    holding = inbound / f"{me}+week1+{stamp}+holding"
+    holding.mkdir()
+    (holding / "01_neurons.ipynb").symlink_to(masters / "01_neurons.ipynb")
+    long = inbound / (f"{me}+week1+{stamp}+" + "z" * 180)
+    long.mkdir()
+    (long / "01_neurons.ipynb").write_text("{}")
+    genuine = inbound / f"{me}+week1+{stamp}+genuine"
+    (genuine / "sub").mkdir(parents=True)
+    (genuine / "sub" / "01_neurons.ipynb").write_text("{}")
+    forged = dict(set_aside_forged(inbound, "week1"))
+    assert set(forged) == {link.name, f"{me}+week1+{stamp}+fifo", f"{me}+week1+{stamp}+file",
+                           holding.name}
+    assert all(owner == me for owner in forged.values())
+    visible = sorted(p.name for p in inbound.iterdir() if not p.name.startswith("."))
+    assert visible == sorted([genuine.name, long.name])
+    # Set aside again as forged (another's name), the long one still gets a name that fits.
+    assert set_aside_forged(inbound, "week1") == []
+    os.rename(long, inbound / ("someone-else+week1+" + stamp + "+" + "z" * 180))
+    assert [owner for _, owner in set_aside_forged(inbound, "week1")] == [me]
+    hidden = [p.name for p in inbound.iterdir() if p.name.startswith(".")]
+    assert len(hidden) == 5 and all(len(name) < 256 for name in hidden)
 
 
 # --- weekly assignments: one notebook each, beside the whole-course one ------------------------

@@ -51,8 +51,9 @@ names the files and commits):
   submissions in the exchange's inbound folder that a student handed in under another student's
   name (nbgrader's ``submit --student OTHER`` lets anyone do it): each submission's folder is
   owned by the system user who made it, and one whose owner is not the student its name gives
-  is renamed to a hidden name (``.forged-by-<owner>-...``), which ``nbgrader collect`` does not
-  see. It reads the exchange and course id from nbgrader's settings, as ``nbgrader collect``
+  (or that is not a plain folder of its maker's own files: a link would make collect copy what
+  it points to) is renamed to a hidden name (``.forged-by-<owner>-...``, ending in a random
+  part), which ``nbgrader collect`` does not see. It reads the exchange and course id from nbgrader's settings, as ``nbgrader collect``
   does; exit status 1 when it set some aside (they are listed), 2 when there is no inbound
   folder.
 
@@ -619,21 +620,39 @@ def _fill_worksheet(totals: Totals, worksheet: Path, output: Path, percent, miss
 
 def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
     """Rename each entry of nbgrader's ``inbound`` folder that ``nbgrader collect`` would take
-    for ``assignment`` but must not, to ``.forged-by-<owner>-<name>``, which collect skips.
-    Returns (name, owner) of each.
+    for ``assignment`` but must not, to ``.forged-by-<owner>-<name>-<random>``, which collect
+    skips. Returns (name, owner) of each.
 
-    Collect takes every entry matching ``*+<assignment>+*`` and reads its name as nbgrader does,
-    ``<student>+<assignment>+<time>[+<random>]`` split from the right. Set aside: an entry its
-    named student did not make (its owner is someone else: ``nbgrader submit --student
-    OTHER``), one whose name does not read back as this assignment, and one whose time does not
-    parse (collect would stop on it, for the whole class). The instructor owns ``inbound``
-    (``nbgrader release_assignment`` makes it, mode 0733), so they may rename its entries;
-    nobody else may list it.
+    Collect (run as the instructor) takes every entry matching ``*+<assignment>+*``, reads its
+    name as nbgrader does, ``<student>+<assignment>+<time>[+<random>]`` split from the right,
+    and copies it, following links. Set aside: an entry its named student did not make (its
+    owner is someone else: ``nbgrader submit --student OTHER``); one whose name does not read
+    back as this assignment, or whose time does not parse (collect would stop on it, for the
+    whole class); and anything but a plain folder of plain files and folders, all owned by its
+    maker (a link would have collect copy whatever it points to, the masters or another
+    student's work, into the maker's submission; a FIFO or a file would stop collect). The
+    new name ends in a random part, so the maker cannot guess it to rename the entry back. The
+    instructor owns ``inbound`` (``nbgrader release_assignment`` makes it, mode 0733), so they
+    may rename its entries; nobody else may list it.
     """
     import fnmatch
     import pwd
+    import secrets
+    import stat
 
     from nbgrader.utils import parse_utc
+
+    def plain_folder_of(path: Path, uid: int) -> bool:
+        found = path.lstat()
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != uid:
+            return False
+        try:
+            return all(plain_folder_of(child, uid) if child.is_dir() and not child.is_symlink()
+                       else (stat.S_ISREG(child.lstat().st_mode)
+                             and child.lstat().st_uid == uid)
+                       for child in path.iterdir())
+        except OSError:  # a folder the instructor cannot read would stop collect
+            return False
 
     forged = []
     for entry in sorted(inbound.iterdir()):
@@ -651,8 +670,12 @@ def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
             readable = named == assignment
         except Exception:  # noqa: BLE001 - any time nbgrader cannot read stops its collect
             readable = False
-        if owner != student or not readable:
-            entry.rename(inbound / f".forged-by-{owner}-{entry.name}")
+        if owner != student or not readable or not plain_folder_of(entry, uid):
+            hidden = f".forged-by-{owner[:32]}-{entry.name[:100]}-{secrets.token_hex(8)}"
+            try:
+                entry.rename(inbound / hidden)
+            except OSError as error:  # listed all the same: the instructor must look
+                owner = f"{owner} (could not be set aside: {error.strerror})"
             forged.append((entry.name, owner))
     return forged
 
@@ -716,8 +739,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         forged = set_aside_forged(inbound, args.assignment)
         for name, owner in forged:
-            print(f"set aside: {name}, handed in by {owner} under another student's name",
-                  file=sys.stderr)
+            print(f"set aside: {name!r}, handed in by {owner} under another student's name "
+                  f"(or not a plain folder of its own files)", file=sys.stderr)
         print(f"{len(forged)} submission(s) of {args.assignment} set aside in {inbound}.")
         return 1 if forged else 0
     if args.command == "feedback":
