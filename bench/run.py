@@ -181,15 +181,15 @@ def phase_startup(args: argparse.Namespace) -> dict:
             "course_utils_imports_tensorflow": imported_tf}
 
 
-def make_class(folder: Path, students: int, notebooks: str) -> int:
-    """Full-course submissions: every master, outputs cleared, under student-NN/."""
+def make_class(folder: Path, students: int, notebooks: str, root: Path = ROOT) -> int:
+    """Full-course submissions: every master of ``root``, outputs cleared, under student-NN/."""
     import nbformat
 
     count = 0
     for index in range(students):
         target = folder / f"student-{index:02d}"
         target.mkdir(parents=True)
-        for path in sorted((ROOT / "solutions").glob(notebooks)):
+        for path in sorted((root / "solutions").glob(notebooks)):
             notebook = nbformat.read(path, as_version=4)
             for cell in notebook.cells:
                 if cell.cell_type == "code":
@@ -217,15 +217,32 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
         runs.append(("jobs1_no_sandbox", 1, ["--no-sandbox"], "forkserver"))
     if args.fork_server_cost:
         runs.append(("jobs1_fresh_interpreter", 1, [], "spawn"))
+    if args.local_only:
+        runs = [run for run in runs if "--scheduler" not in run[2]]
+    base = args.baseline.resolve() if args.baseline else None
+    if base:
+        # Before and after in one run, alternated (before, after, before, after) so that a
+        # change of the machine's load falls on both: the baseline checkout grades a class made
+        # from its own masters with its own grader, imported ahead of this checkout's.
+        count_base = make_class(workdir / "class-baseline", args.students, args.notebooks, base)
+        if count_base != count:
+            raise RuntimeError(f"the baseline has {count_base} notebooks, this checkout {count}")
+        runs = [("baseline_jobs1", 1, [], "forkserver"), runs[0],
+                ("baseline_jobs1_again", 1, [], "forkserver"),
+                ("jobs1_again", 1, [], "forkserver")] + runs[1:]
     for key, jobs, extra, start_method in runs:
+        root, env = ROOT, {**os.environ, WORKER_START_ENV: start_method}
+        graded_class = submissions
+        if key.startswith("baseline"):
+            root, graded_class = base, workdir / "class-baseline"
+            env["PYTHONPATH"] = os.pathsep.join([str(base), str(base / "grader")])
         with _dask_cluster(jobs) if extra == ["--scheduler"] else _no_cluster() as address:
-            command = [sys.executable, "-m", "course_grading", str(submissions),
+            command = [sys.executable, "-m", "course_grading", str(graded_class),
                        "--output", str(workdir / f"graded-{key}"), "--quiet"]
             command += ["--scheduler", address] if address else ["--jobs", str(jobs), *extra]
             start = time.perf_counter()
-            done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL,
-                                  env={**os.environ, WORKER_START_ENV: start_method})
+            done = subprocess.run(command, cwd=root, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, env=env)
             seconds = time.perf_counter() - start
         if done.returncode not in (0, 1):  # 1: some notebooks listed in problems.csv
             raise RuntimeError(f"grading failed (exit status {done.returncode})")
@@ -237,13 +254,28 @@ def phase_grading(args: argparse.Namespace, workdir: Path) -> dict:
               f"{problems} problem(s)", flush=True)
         if key == "jobs1":
             result.update(_phase_seconds(workdir / f"graded-{key}" / "logs"))
+        if key.startswith("baseline") or key.startswith("jobs1_again"):
+            result[f"{key}_per_notebook_by_notebook"] = _notebook_seconds(
+                workdir / f"graded-{key}" / "logs")
+    if base:
+        for key in ("baseline_jobs1", "jobs1"):
+            result[f"{key}_mean_seconds_per_notebook"] = round(statistics.mean(
+                [result[f"{key}_seconds_per_notebook"],
+                 result[f"{key}_again_seconds_per_notebook"]]), 2)
+        result["baseline"] = str(base)
+        result["after_over_before"] = round(result["jobs1_mean_seconds_per_notebook"]
+                                            / result["baseline_jobs1_mean_seconds_per_notebook"],
+                                            2)
     result["throughput_ratio"] = round(result["jobs1_seconds"] / result["jobs2_seconds"], 2)
-    # Dask against the local pool, one worker against one job at a time: what Dask adds per job.
-    result["dask_overhead_seconds_per_notebook"] = round(
-        result["dask1_seconds_per_notebook"] - result["jobs1_seconds_per_notebook"], 2)
-    result["dask_throughput_ratio"] = round(result["dask1_seconds"] / result["dask2_seconds"], 2)
-    result["dask2_vs_jobs2_ratio"] = round(result["dask2_seconds"] / result["jobs2_seconds"], 2)
-    result["noop"] = _noop_jobs(args.noop_jobs, workdir)
+    if not args.local_only:
+        # Dask against the local pool, one worker against one job at a time: what Dask adds.
+        result["dask_overhead_seconds_per_notebook"] = round(
+            result["dask1_seconds_per_notebook"] - result["jobs1_seconds_per_notebook"], 2)
+        result["dask_throughput_ratio"] = round(result["dask1_seconds"]
+                                                / result["dask2_seconds"], 2)
+        result["dask2_vs_jobs2_ratio"] = round(result["dask2_seconds"] / result["jobs2_seconds"],
+                                               2)
+        result["noop"] = _noop_jobs(args.noop_jobs, workdir)
     if "jobs1_no_sandbox_seconds" in result:
         result["sandbox_seconds_per_notebook"] = round(
             result["jobs1_seconds_per_notebook"]
@@ -325,6 +357,20 @@ def _phase_seconds(logs: Path) -> dict:
                                                2)}
 
 
+def _notebook_seconds(logs: Path) -> dict:
+    """Autograde plus re-check seconds of each notebook (summed over students), from the logs."""
+    from course_grading.job import RECHECK_LOG
+
+    seconds: dict = {}
+    for log in sorted(logs.glob("*/*.log")):
+        text = log.read_text()
+        total = sum(float(m) for m in re.findall(r"== autograde \(([\d.]+) s\) ==", text))
+        total += sum(float(m) for m in re.findall(re.escape(RECHECK_LOG) + r" \(([\d.]+) s\)",
+                                                  text))
+        seconds[log.stem] = round(seconds.get(log.stem, 0.0) + total, 2)
+    return seconds
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -386,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="grading phase: also grade at --jobs 1 --no-sandbox")
     parser.add_argument("--fork-server-cost", action="store_true",
                         help="grading phase: also grade with a fresh interpreter per job")
+    parser.add_argument("--baseline", type=Path,
+                        help="grading phase: also grade, before and after alternated, with the "
+                             "checkout in this folder (e.g. a git worktree of an older commit)")
+    parser.add_argument("--local-only", action="store_true",
+                        help="grading phase: the local pool only (no Dask runs, no no-op jobs)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny setting for the smoke test (NumPy-only notebooks, one "
                              "seed of a one-epoch recipe, one student)")
@@ -459,20 +510,28 @@ def format_table(report: dict) -> str:
         g = report["grading"]
         lines.append(f"| grading {g['notebooks']} notebooks ({g['students']} students), --jobs 1 | "
                      f"{g['jobs1_seconds']:.0f} s, {g['jobs1_seconds_per_notebook']:.1f} s per notebook |")
+        if "baseline" in g:
+            lines.append(f"| the same class at --jobs 1, before ({g['baseline']}) and after, "
+                         f"alternated twice | before {g['baseline_jobs1_seconds_per_notebook']:.1f}"
+                         f" and {g['baseline_jobs1_again_seconds_per_notebook']:.1f} s per "
+                         f"notebook, after {g['jobs1_seconds_per_notebook']:.1f} and "
+                         f"{g['jobs1_again_seconds_per_notebook']:.1f} s; after/before "
+                         f"x{g['after_over_before']:.2f} |")
         lines.append(f"| same, --jobs 2 | {g['jobs2_seconds']:.0f} s, "
                      f"{g['jobs2_seconds_per_notebook']:.1f} s per notebook, throughput "
                      f"x{g['throughput_ratio']:.2f} |")
-        lines.append(f"| same on Dask, one worker | {g['dask1_seconds']:.0f} s, "
-                     f"{g['dask1_seconds_per_notebook']:.1f} s per notebook; Dask adds "
-                     f"{g['dask_overhead_seconds_per_notebook']:+.2f} s per notebook against "
-                     f"--jobs 1 |")
-        lines.append(f"| same on Dask, two workers | {g['dask2_seconds']:.0f} s, "
-                     f"{g['dask2_seconds_per_notebook']:.1f} s per notebook, throughput "
-                     f"x{g['dask_throughput_ratio']:.2f} against one worker; "
-                     f"{g['dask2_vs_jobs2_ratio']:.2f}x the time of --jobs 2 |")
-        n = g["noop"]
-        lines.append(f"| {n['jobs']:,} no-op jobs through the same path, two workers | "
-                     f"{n['seconds']:.0f} s, {n['ms_per_job']:.1f} ms per job |")
+        if "dask1_seconds" in g:
+            lines.append(f"| same on Dask, one worker | {g['dask1_seconds']:.0f} s, "
+                         f"{g['dask1_seconds_per_notebook']:.1f} s per notebook; Dask adds "
+                         f"{g['dask_overhead_seconds_per_notebook']:+.2f} s per notebook "
+                         f"against --jobs 1 |")
+            lines.append(f"| same on Dask, two workers | {g['dask2_seconds']:.0f} s, "
+                         f"{g['dask2_seconds_per_notebook']:.1f} s per notebook, throughput "
+                         f"x{g['dask_throughput_ratio']:.2f} against one worker; "
+                         f"{g['dask2_vs_jobs2_ratio']:.2f}x the time of --jobs 2 |")
+            n = g["noop"]
+            lines.append(f"| {n['jobs']:,} no-op jobs through the same path, two workers | "
+                         f"{n['seconds']:.0f} s, {n['ms_per_job']:.1f} ms per job |")
         if "jobs1_no_sandbox_seconds" in g:
             lines.append(f"| same as --jobs 1 with --no-sandbox | "
                          f"{g['jobs1_no_sandbox_seconds']:.0f} s, "

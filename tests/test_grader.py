@@ -229,6 +229,24 @@ def test_feedback_without_hidden_tests(graded):
     assert len(list(blank.glob("*.html"))) == len(COURSE)
 
 
+def test_demonstrations_are_left_out_of_grading(graded):
+    """A master's demonstrations (tagged ``skip-when-grading``: 06's and 07's trainings) do not
+    run while grading: the feedback shows the note where their output would be, once per such
+    cell, and the notebooks' exercises are still graded."""
+    from course_grading.preprocessors import SKIP_WHEN_GRADING, SKIPPED_NOTE
+
+    note = SKIPPED_NOTE.strip()
+    for name in COURSE:
+        master = nbformat.read(ROOT / "solutions" / name, as_version=4)
+        tagged = sum(SKIP_WHEN_GRADING in cell.metadata.get("tags", []) for cell in master.cells)
+        feedback = graded["output"] / "feedback" / "blank" / name.replace(".ipynb", ".html")
+        html = unescape(re.sub(r"<[^>]+>", "", feedback.read_text()))
+        assert html.count(note) == tagged, name
+    assert sum(SKIP_WHEN_GRADING in cell.metadata.get("tags", [])
+               for cell in nbformat.read(ROOT / "solutions" / "06_gradient_descent.ipynb",
+                                         as_version=4).cells) >= 4
+
+
 def test_unusable_input_is_a_clear_error(tmp_path, capsys):
     assert grade.main([str(tmp_path), "--output", str(tmp_path / "out"), "--quiet"]) == 2
     assert "no gradable notebooks" in capsys.readouterr().err

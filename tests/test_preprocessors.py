@@ -1,18 +1,26 @@
-"""The configured nbgrader preprocessors: duplicated graded cells, outputs that quote hidden tests."""
+"""The configured nbgrader preprocessors: duplicated graded cells, outputs that quote hidden
+tests, demonstrations left out of grading."""
 
 from __future__ import annotations
 
 import nbformat
 from nbgrader.preprocessors import DeduplicateIds
+from traitlets.config import Config
 
 from course_grading.preprocessors import (
     HIDDEN_BEGIN,
+    SKIP_WHEN_GRADING,
+    SKIPPED_NOTE,
     WITHHELD,
     DeduplicateGradeIds,
+    SkipDemonstrations,
     WithholdHiddenTestOutputs,
+    demonstration_sources,
     hidden_test_lines,
+    mark_demonstrations,
     quoted_lines,
 )
+from course_grading.settings import configure
 
 
 def _graded_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
@@ -106,3 +114,60 @@ def test_hidden_lines_skip_trivial_lines_and_fold_whitespace():
     assert hidden_test_lines([cell]) == {"assert f(1) == 2, 'f'"}
     assert quoted_lines("E   assert f(1) == 2, 'f'", {"assert f(1) == 2, 'f'"})
     assert not quoted_lines("visible part, long enough", hidden_test_lines([cell]))
+
+
+def _demo_master() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    demo = nbformat.v4.new_code_cell("history = train(epochs=5)   # an experiment")
+    demo.metadata["tags"] = [SKIP_WHEN_GRADING]
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), demo,
+                _graded_cell("assert f(1) == 2", "test_f")]
+    return nb
+
+
+def _tags(cell) -> list:
+    return list(cell.metadata.get("tags", []))
+
+
+def test_only_the_masters_demonstrations_are_skipped_and_the_student_cannot_choose():
+    sources = demonstration_sources(_demo_master())
+    submission = nbformat.v4.new_notebook()
+    same_demo = nbformat.v4.new_code_cell("history  =  train(epochs=5)   # an experiment")
+    edited_demo = nbformat.v4.new_code_cell("history = train(epochs=50)")
+    edited_demo.metadata["tags"] = [SKIP_WHEN_GRADING]           # tagged by the student
+    test_cell = _graded_cell("history = train(epochs=5)   # an experiment", "test_f")
+    test_cell.metadata["tags"] = [SKIP_WHEN_GRADING, "keep-me"]   # a test cell the student tagged
+    solution = nbformat.v4.new_code_cell("history = train(epochs=5)   # an experiment")
+    solution.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False,
+                                     "grade_id": "f", "schema_version": 3}
+    submission.cells = [same_demo, edited_demo, test_cell, solution]
+    assert mark_demonstrations(submission, sources) == 1
+    assert _tags(same_demo) == [SKIP_WHEN_GRADING]
+    assert same_demo.outputs[0]["text"] == SKIPPED_NOTE
+    assert _tags(edited_demo) == []           # an edited demonstration runs as edited
+    assert _tags(test_cell) == ["keep-me"]    # a graded cell always runs
+    assert _tags(solution) == []
+
+
+def test_the_preprocessor_reads_the_master_from_the_course_source_folder(tmp_path):
+    config = configure(Config(), tmp_path)
+    master = tmp_path / "source" / "nn_python" / "06_x.ipynb"
+    master.parent.mkdir(parents=True)
+    nbformat.write(_demo_master(), master)
+    submission = _demo_master()
+    for cell in submission.cells:
+        cell.metadata.pop("tags", None)       # the student removed the tag: it still applies
+    resources = {"nbgrader": {"assignment": "nn_python", "notebook": "06_x"}}
+    nb, _ = SkipDemonstrations(config=config).preprocess(submission, resources)
+    assert [_tags(cell) for cell in nb.cells] == [[], [SKIP_WHEN_GRADING], []]
+    # Without a master, nothing is skipped.
+    resources["nbgrader"]["notebook"] = "07_missing"
+    nb, _ = SkipDemonstrations(config=config).preprocess(_demo_master(), resources)
+    assert [_tags(cell) for cell in nb.cells] == [[], [], []]
+
+
+def test_nbgrader_is_configured_to_skip_exactly_that_tag():
+    config = configure(Config())
+    assert config.Execute.skip_cells_with_tag == SKIP_WHEN_GRADING
+    assert config.Autograde.sanitize_preprocessors[-1] == \
+        "course_grading.preprocessors.SkipDemonstrations"

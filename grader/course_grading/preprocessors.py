@@ -1,6 +1,7 @@
 """The nbgrader preprocessors the course configures: nbgrader is configured, never patched.
 
 ``DeduplicateGradeIds`` replaces nbgrader's ``DeduplicateIds`` while autograding;
+``SkipDemonstrations`` leaves the masters' demonstration cells out of autograding;
 ``WithholdHiddenTestOutputs`` runs before ``ClearHiddenTests`` while feedback is generated.
 
 Why the first exists: when a student copies a graded cell, nbgrader 0.9's ``DeduplicateIds`` empties
@@ -16,12 +17,14 @@ itself is not modified.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
-from nbgrader.preprocessors import DeduplicateIds
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import DeduplicateIds, NbGraderPreprocessor
 
 
 class DeduplicateGradeIds(DeduplicateIds):
@@ -139,3 +142,68 @@ class WithholdHiddenTestOutputs(Preprocessor):
 
 def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+#: The tag a master puts on a demonstration cell (an experiment, a sweep, its plot) whose
+#: results decide no mark: it is left out while autograding. nbgrader's ``Execute`` is
+#: configured to skip cells carrying it (nbclient's ``skip_cells_with_tag``).
+SKIP_WHEN_GRADING = "skip-when-grading"
+#: What a skipped cell shows in the graded notebook and the feedback instead of its output.
+SKIPPED_NOTE = ("[Not run while grading: this demonstration decides no mark. "
+                "Run it in your own notebook to see its output.]\n")
+
+
+def demonstration_sources(master: Any) -> set[str]:
+    """The sources (whitespace folded) of the master's code cells tagged ``SKIP_WHEN_GRADING``."""
+    return {_normal(cell.source) for cell in master.cells
+            if cell.get("cell_type") == "code"
+            and SKIP_WHEN_GRADING in cell.get("metadata", {}).get("tags", [])}
+
+
+def mark_demonstrations(nb: Any, sources: set[str]) -> int:
+    """Tag for skipping exactly the cells of ``nb`` that are the master's demonstrations, word
+    for word; remove the tag from every other cell. Return how many cells are skipped.
+
+    The decision is the master's, never the submission's: a tag a student adds is removed, a
+    graded or solution cell is never skipped whatever its source, and a demonstration the
+    student edited runs as edited (it decides no mark either way).
+    """
+    skipped = 0
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags")
+        if tags and SKIP_WHEN_GRADING in tags:
+            cell.metadata["tags"] = [tag for tag in tags if tag != SKIP_WHEN_GRADING]
+        if (cell.get("cell_type") != "code" or utils.is_grade(cell)
+                or utils.is_solution(cell) or _normal(cell.source) not in sources):
+            continue
+        cell.metadata.setdefault("tags", []).append(SKIP_WHEN_GRADING)
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=SKIPPED_NOTE)]
+        skipped += 1
+    return skipped
+
+
+class SkipDemonstrations(NbGraderPreprocessor):
+    """Leave the master's demonstration cells out of autograding.
+
+    Why it exists: a demonstration (notebook 6's seven trainings, notebook 7's overfitting
+    runs) costs more than grading the rest of its notebook, and no mark depends on it: marks
+    come from the test cells and the grader's re-check outside the kernel. Which cells are
+    demonstrations is read from the master in the course's ``source`` folder (tag
+    ``SKIP_WHEN_GRADING``), matched by source; see :func:`mark_demonstrations`. Runs last among
+    ``Autograde.sanitize_preprocessors``, after ``ClearOutput``, so its note is what the skipped
+    cells show.
+    """
+
+    def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        info = resources.get("nbgrader", {})
+        coursedir = CourseDirectory(config=self.config)
+        master = Path(coursedir.format_path(coursedir.source_directory, ".",
+                                            info.get("assignment", ""))) \
+            / f"{info.get('notebook', '')}.ipynb"
+        sources = (demonstration_sources(nbformat.read(master, as_version=4))
+                   if master.is_file() else set())
+        skipped = mark_demonstrations(nb, sources)
+        if skipped:
+            self.log.info("Left out %d demonstration cell(s) of the master while grading.",
+                          skipped)
+        return nb, resources

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from course_grading.preprocessors import SKIP_WHEN_GRADING
+
 #: nbgrader's name for the course's single assignment (all the numbered notebooks).
 ASSIGNMENT = "nn_python"
 COURSE_ID = "nn_python"
@@ -62,7 +64,10 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
         "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells",
         "nbgrader.preprocessors.CheckCellMetadata",
+        # Last: the masters' demonstrations (experiments) are not run while grading.
+        "course_grading.preprocessors.SkipDemonstrations",
     ]
+    config.Execute.skip_cells_with_tag = SKIP_WHEN_GRADING
     # Feedback: scores, the learner's code and messages, but not the hidden test code.
     config.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
