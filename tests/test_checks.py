@@ -153,6 +153,25 @@ def test_wrong_kinds_of_result_are_named():
         checks.check_relu(np.zeros(3))
 
 
+def test_cross_entropy_names_the_sum_only_where_the_loss_is_one_number():
+    from course_utils.exercises import Case, _cross_entropy_compare
+
+    labels = np.array([[1.0, 0.0], [0.0, 1.0]])
+    sure = np.array([[0.9, 0.1], [0.2, 0.8]])
+    loss = float(-(np.log(0.9) + np.log(0.8)) / 2)
+    case = Case((labels, sure), (loss, loss))
+    assert "sum over the examples" in _cross_entropy_compare(2 * loss, case, ())
+    assert _cross_entropy_compare(loss, case, ()) is None
+    # One true class at probability 0: any floor from the smallest float to 1e-6 is right, so
+    # the expected loss is a range and a huge stand-in for inf is not "the sum".
+    wrong = np.array([[0.0, 1.0], [0.2, 0.8]])
+    low = float((-np.log(1e-6) - np.log(0.8)) / 2)
+    high = float((-np.log(np.nextafter(0, 1)) - np.log(0.8)) / 2)
+    case = Case((labels, wrong), (low, high))
+    message = _cross_entropy_compare(1000.0, case, ())
+    assert "sum" not in message and "huge number" in message
+
+
 def test_predict_digit_is_checked_with_the_stand_in_model(capsys):
     right = answer_styles.define("predict_digit",
                                  answer_styles.RIGHT["predict_digit"]["predict_newaxis"])
