@@ -618,6 +618,15 @@ def _fill_worksheet(totals: Totals, worksheet: Path, output: Path, percent, miss
 
 # --- the exchange's inbound folder ------------------------------------------------------------
 
+def aside_name(owner: str, name: str) -> str:
+    """The hidden name an inbound entry is set aside under: ``.forged-by-<owner>-<name>-<random>``
+    (cut to fit a file name; the random end keeps its maker from guessing it to rename it
+    back). ``nbgrader collect`` skips names starting with a dot."""
+    import secrets
+
+    return f".forged-by-{owner[:32]}-{name[:100]}-{secrets.token_hex(8)}"
+
+
 def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
     """Rename each entry of nbgrader's ``inbound`` folder that ``nbgrader collect`` would take
     for ``assignment`` but must not, to ``.forged-by-<owner>-<name>-<random>``, which collect
@@ -637,7 +646,6 @@ def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
     """
     import fnmatch
     import pwd
-    import secrets
     import stat
 
     from nbgrader.utils import parse_utc
@@ -671,7 +679,7 @@ def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
         except Exception:  # noqa: BLE001 - any time nbgrader cannot read stops its collect
             readable = False
         if owner != student or not readable or not plain_folder_of(entry, uid):
-            hidden = f".forged-by-{owner[:32]}-{entry.name[:100]}-{secrets.token_hex(8)}"
+            hidden = aside_name(owner, entry.name)
             try:
                 entry.rename(inbound / hidden)
             except OSError as error:  # listed all the same: the instructor must look
