@@ -1087,6 +1087,10 @@ def test_setup_run_again_keeps_accounts_and_passwords(classroom):
     ("username,role\nnnp-bad,teacher\n", "role must be instructor or student"),
     ("username,role\nnnp-bad,student\n", "lists no instructor"),
     ("username,role\nBad Name,student\n", "bad user name"),
+    # No header: the hub's settings read the roster by its header (deploy/one-machine/roster.py,
+    # as setup.sh does), so a headerless roster is refused here rather than read two ways.
+    ("nnp-bad,instructor\nnnp-bad2,student\n", "line 1: the first line must be the header"),
+    ("username,role\nnnp-bad,instructor\nnnp-bad2\n", "line 3: 'nnp-bad2' has no role"),
 ])
 def test_setup_refuses_a_bad_roster_before_changing_anything(tmp_path, roster, error):
     (tmp_path / "roster.csv").write_text(roster)

@@ -56,22 +56,15 @@ ROSTER="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 [ -f "$ROSTER" ] || die "no roster at $1"
 
 # --- the roster: username,role[,name] --------------------------------------------------------
-# Checked before anything is changed, so a typo stops the script with nothing half done.
+# Checked before anything is changed, so a typo stops the script with nothing half done. Read by
+# roster.py, the same code jupyterhub_config.py reads it with (a header line is required), so
+# the accounts made here and the users the hub lets in are the same.
+command -v python3 >/dev/null || die "python3 is missing (it reads the roster)"
 declare -a USERS=() ROLES=()
-line_no=0
-while IFS=, read -r user role _rest || [ -n "$user" ]; do
-  line_no=$((line_no + 1))
-  user="${user//[$'\r ']/}"; role="${role//[$'\r ']/}"
-  [ -z "$user" ] && continue
-  case "$user" in \#*) continue ;; esac
-  [ "$line_no" = 1 ] && [ "$user" = username ] && continue
-  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "$1 line $line_no: bad user name '$user'"
-  case "$role" in instructor|student) ;; *)
-    die "$1 line $line_no: role must be instructor or student, not '$role'" ;; esac
+people="$(python3 "$HERE/roster.py" "$ROSTER" 2>&1)" || die "$people"
+while read -r user role; do
   USERS+=("$user"); ROLES+=("$role")
-done < "$ROSTER"
-[ ${#USERS[@]} -gt 0 ] || die "$1 lists nobody"
-printf '%s\n' "${ROLES[@]}" | grep -qx instructor || die "$1 lists no instructor"
+done <<< "$people"
 
 # --- system packages -------------------------------------------------------------------------
 if [ "$SKIP_PACKAGES" != 1 ]; then
@@ -143,7 +136,7 @@ sed "s|/srv/nbgrader/exchange|$EXCHANGE|g" "$HERE/nbgrader_config.py" \
 sed "s|/srv/nbgrader/exchange|$EXCHANGE|g" "$HERE/course_nbgrader_config.py" \
   > "$PREFIX/instructors/deploy/one-machine/course_nbgrader_config.py"
 cp "$HERE/students/jupyter_server_config.json" "$ETC/jupyter/students/"
-cp "$HERE/jupyterhub_config.py" "$ETC/jupyterhub/jupyterhub_config.py"
+cp "$HERE/jupyterhub_config.py" "$HERE/roster.py" "$ETC/jupyterhub/"
 install -m 0600 "$ROSTER" "$ETC/jupyterhub/roster.csv"  # names: root only (the hub reads it)
 
 # --- HTTPS ----------------------------------------------------------------------------------
