@@ -607,14 +607,25 @@ c.Spawner.pre_spawn_hook = _test_hook
                           ok=tuple(range(256)))
 
         # The instructor collects, grades, returns feedback and exports grades (guide, 6).
-        grading = set_aside = None
+        grading = set_aside = collect = None
+        race_name = ""
         for command in GUIDE_GRADE:
             result = as_user(INSTRUCTOR, command, course, base, transcript,
                              ok=(0, 1) if command.startswith((GRADER, INBOUND)) else (0,))
             if command.startswith(GRADER):
                 grading = result
+            if command.startswith("nbgrader collect"):
+                collect = result
             if command == INBOUND:
                 set_aside = result
+                # Between that check and the collect, the wrong student puts in a link named
+                # as their own later submission, to the masters: collect, run as the
+                # instructor, must not copy them as the student's work.
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S.000000 UTC", time.gmtime())
+                race_name = f"{WRONG}+{ASSIGNMENT}+{stamp}+race"
+                as_user(WRONG, f"ln -s {SITE['instructors']}/solutions "
+                               f"{shlex.quote(str(inbound / race_name))}",
+                        Path(pwd.getpwnam(WRONG).pw_dir), base, transcript)
         submissions = sorted(p.name for p in inbound.iterdir())
         grades, gradebook = _grades_and_gradebook(course)
 
@@ -648,7 +659,8 @@ c.Spawner.pre_spawn_hook = _test_hook
                "submissions": submissions, "submission_owners": submission_owners,
                "forgery": forgery, "set_aside": set_aside, "weekly": weekly,
                "kernel_environments": kernel_environments, "idle_culler": culler,
-               "unit": unit, "course_exchange": course_exchange}
+               "unit": unit, "course_exchange": course_exchange, "collect": collect,
+               "race": race_name}
     finally:
         if hub_process is not None:
             _stop(hub_process)
@@ -1023,10 +1035,25 @@ def test_a_submission_under_another_students_name_is_set_aside(classroom):
     # ... and the guide's first grading command sets it aside before nbgrader collects ...
     assert classroom["set_aside"].returncode == 1, classroom["set_aside"].stdout
     assert f"handed in by {WRONG} under another student's name" in classroom["set_aside"].stderr
-    hidden = [name for name in classroom["submissions"] if name.startswith(".forged-")]
-    assert len(hidden) == 1 and hidden[0].startswith(f".forged-by-{WRONG}-{RIGHT}+"), hidden
+    hidden = [name for name in classroom["submissions"]
+              if name.startswith(f".forged-by-{WRONG}-{RIGHT}+")]
+    assert len(hidden) == 1, classroom["submissions"]
     # ... so the other student is graded on their own work (test_the_right_answer_... checks
     # the score, test_each_student_gets_their_own_feedback_... the feedback's code).
+
+
+def test_a_link_planted_between_the_check_and_the_collect_is_not_collected(classroom):
+    """nbgrader collect itself refuses it (course_grading.exchange, chosen by the deployed
+    instructors' settings): it does not follow the link, sets it aside, and collects the
+    student's own earlier submission, so the masters never count as their work
+    (test_the_right_answer_... checks the wrong student's score is still theirs)."""
+    race = classroom["race"]
+    collect = classroom["collect"]
+    assert collect.returncode == 0
+    assert "Not collected" in collect.stderr and race in collect.stderr, collect.stderr[-3000:]
+    assert race not in classroom["submissions"]
+    assert any(name.startswith(f".forged-by-{WRONG}-{race}") for name in
+               classroom["submissions"]), classroom["submissions"]
 
 
 def test_an_idle_students_kernel_is_shut_down(classroom):

@@ -53,9 +53,12 @@ names the files and commits):
   owned by the system user who made it, and one whose owner is not the student its name gives
   (or that is not a plain folder of its maker's own files: a link would make collect copy what
   it points to) is renamed to a hidden name (``.forged-by-<owner>-...``, ending in a random
-  part), which ``nbgrader collect`` does not see. It reads the exchange and course id from nbgrader's settings, as ``nbgrader collect``
-  does; exit status 1 when it set some aside (they are listed), 2 when there is no inbound
-  folder.
+  part), which ``nbgrader collect`` does not see. It reads the exchange and course id from
+  nbgrader's settings, as ``nbgrader collect`` does; exit status 1 when it set some aside
+  (they are listed), 2 when there is no inbound folder. It is a report: a student can still
+  write in ``inbound`` after it ran, so the copy itself is made safe by
+  ``course_grading.exchange`` (the collect the one-machine hub's instructors' settings
+  choose), which checks each submission on its opened folder at the moment it copies it.
 
 A notebook a student did not hand in scores zero (``--missing blank``: left empty); its points
 still count.
