@@ -27,8 +27,10 @@ names starting with a dot); the student's latest submission that passes is colle
 Everything else is nbgrader's: the latest submission per student (or the latest before the
 due date with ``--before-duedate``), ``submitted/<student>/<assignment>/``, ``--update``, the
 ``CourseDirectory.ignore``/``include``/``max_file_size`` filters, the modes and times copied.
-One difference: a submission is copied beside its destination first and put in place whole,
-so a refused or failed copy leaves nothing half-copied, and the previous submission stays.
+Differences: a submission is copied beside its destination first and put in place whole, so
+a refused or failed copy leaves nothing half-copied, and the previous submission stays; the
+owner check is always made (nbgrader's ``check_owner = False``, which only silenced a warning
+there, does not turn it off); set-id bits are not copied.
 
 Used by the one-machine hub's instructors' settings (``deploy/one-machine/
 course_nbgrader_config.py``: ``c.ExchangeFactory.collect``); students never import it.
@@ -212,6 +214,8 @@ class OwnedExchangeCollect(ExchangeCollect):
                                       follow_symlinks=False).st_mode)
             except OSError:
                 found = "not a folder"
+            if found == "a folder":
+                raise Refused(f"a folder that does not open ({error.strerror})") from None
             raise Refused(f"{found}, not a folder ({error.strerror}): not followed") from None
         try:
             found = os.fstat(folder)
