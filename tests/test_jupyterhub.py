@@ -507,6 +507,11 @@ def classroom() -> Iterator[dict]:
         SITE["bind_url"] = url
         passwords, setup, setup_again = _setup(base, transcript)
         SITE.update(json.loads((base / "etc" / "jupyterhub" / "nn_python.json").read_text()))
+        course_exchange = {
+            part: (pwd.getpwuid(folder.stat().st_uid).pw_name, folder.stat().st_mode & 0o7777)
+            for part, folder in ((COURSE, Path(SITE["exchange"]) / COURSE),
+                                 *((p, Path(SITE["exchange"]) / COURSE / p)
+                                   for p in ("outbound", "inbound", "feedback")))}
         uids |= {pwd.getpwnam(user).pw_uid for user in USERS}
         # The test's local settings, where the guide puts local changes.
         hook_env = {"TMPDIR": str(base / "tmp"), **USER_BIN[1]}
@@ -602,14 +607,25 @@ c.Spawner.pre_spawn_hook = _test_hook
                           ok=tuple(range(256)))
 
         # The instructor collects, grades, returns feedback and exports grades (guide, 6).
-        grading = set_aside = None
+        grading = set_aside = collect = None
+        race_name = ""
         for command in GUIDE_GRADE:
             result = as_user(INSTRUCTOR, command, course, base, transcript,
                              ok=(0, 1) if command.startswith((GRADER, INBOUND)) else (0,))
             if command.startswith(GRADER):
                 grading = result
+            if command.startswith("nbgrader collect"):
+                collect = result
             if command == INBOUND:
                 set_aside = result
+                # Between that check and the collect, the wrong student puts in a link named
+                # as their own later submission, to the masters: collect, run as the
+                # instructor, must not copy them as the student's work.
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S.000000 UTC", time.gmtime())
+                race_name = f"{WRONG}+{ASSIGNMENT}+{stamp}+race"
+                as_user(WRONG, f"ln -s {SITE['instructors']}/solutions "
+                               f"{shlex.quote(str(inbound / race_name))}",
+                        Path(pwd.getpwnam(WRONG).pw_dir), base, transcript)
         submissions = sorted(p.name for p in inbound.iterdir())
         grades, gradebook = _grades_and_gradebook(course)
 
@@ -643,7 +659,8 @@ c.Spawner.pre_spawn_hook = _test_hook
                "submissions": submissions, "submission_owners": submission_owners,
                "forgery": forgery, "set_aside": set_aside, "weekly": weekly,
                "kernel_environments": kernel_environments, "idle_culler": culler,
-               "unit": unit}
+               "unit": unit, "course_exchange": course_exchange, "collect": collect,
+               "race": race_name}
     finally:
         if hub_process is not None:
             _stop(hub_process)
@@ -785,6 +802,8 @@ def _attacks(servers: dict, base: Path, course: Path, transcript: list[str]) -> 
         "read nbgrader's gradebook": f"cat {course}/gradebook.db",
         "list the exchange's submissions": f"ls {exchange}/inbound",
         "list the exchange's feedback": f"ls {exchange}/feedback",
+        "take the course's exchange folder over": f"mkdir {exchange}/outbound/{ASSIGNMENT}x "
+                                                  f"|| mv {exchange} {exchange}.mine",
         "read the other's fetched work": f"cat {other_home}/{ASSIGNMENT}/{NOTEBOOKS[0]}",
         "read the other's feedback": f"ls {other_home}/{ASSIGNMENT}/feedback",
     }
@@ -985,7 +1004,8 @@ def test_a_wrong_password_gets_nowhere(classroom):
     "read the masters", "list the masters", "read the grader",
     "read the hidden tests in the instructors' release", "read the gradebook",
     "read nbgrader's gradebook", "list the exchange's submissions",
-    "list the exchange's feedback", "read the other's fetched work",
+    "list the exchange's feedback", "take the course's exchange folder over",
+    "read the other's fetched work",
     "read the other's feedback"])
 def test_a_student_cannot(classroom, attack):
     status, output = classroom["attacks"][attack]
@@ -1015,10 +1035,25 @@ def test_a_submission_under_another_students_name_is_set_aside(classroom):
     # ... and the guide's first grading command sets it aside before nbgrader collects ...
     assert classroom["set_aside"].returncode == 1, classroom["set_aside"].stdout
     assert f"handed in by {WRONG} under another student's name" in classroom["set_aside"].stderr
-    hidden = [name for name in classroom["submissions"] if name.startswith(".forged-")]
-    assert len(hidden) == 1 and hidden[0].startswith(f".forged-by-{WRONG}-{RIGHT}+"), hidden
+    hidden = [name for name in classroom["submissions"]
+              if name.startswith(f".forged-by-{WRONG}-{RIGHT}+")]
+    assert len(hidden) == 1, classroom["submissions"]
     # ... so the other student is graded on their own work (test_the_right_answer_... checks
     # the score, test_each_student_gets_their_own_feedback_... the feedback's code).
+
+
+def test_a_link_planted_between_the_check_and_the_collect_is_not_collected(classroom):
+    """nbgrader collect itself refuses it (course_grading.exchange, chosen by the deployed
+    instructors' settings): it does not follow the link, sets it aside, and collects the
+    student's own earlier submission, so the masters never count as their work
+    (test_the_right_answer_... checks the wrong student's score is still theirs)."""
+    race = classroom["race"]
+    collect = classroom["collect"]
+    assert collect.returncode == 0
+    assert "Not collected" in collect.stderr and race in collect.stderr, collect.stderr[-3000:]
+    assert race not in classroom["submissions"]
+    assert any(name.startswith(f".forged-by-{WRONG}-{race}") for name in
+               classroom["submissions"]), classroom["submissions"]
 
 
 def test_an_idle_students_kernel_is_shut_down(classroom):
@@ -1087,6 +1122,10 @@ def test_setup_run_again_keeps_accounts_and_passwords(classroom):
     ("username,role\nnnp-bad,teacher\n", "role must be instructor or student"),
     ("username,role\nnnp-bad,student\n", "lists no instructor"),
     ("username,role\nBad Name,student\n", "bad user name"),
+    # No header: the hub's settings read the roster by its header (deploy/one-machine/roster.py,
+    # as setup.sh does), so a headerless roster is refused here rather than read two ways.
+    ("nnp-bad,instructor\nnnp-bad2,student\n", "line 1: the first line must be the header"),
+    ("username,role\nnnp-bad,instructor\nnnp-bad2\n", "line 3: 'nnp-bad2' has no role"),
 ])
 def test_setup_refuses_a_bad_roster_before_changing_anything(tmp_path, roster, error):
     (tmp_path / "roster.csv").write_text(roster)
@@ -1098,6 +1137,48 @@ def test_setup_refuses_a_bad_roster_before_changing_anything(tmp_path, roster, e
     assert result.returncode == 1 and error in result.stderr, (result.returncode, result.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["roster.csv"]
     assert subprocess.run(["id", "nnp-bad"], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("planted", ["a student's folder", "a link to a student's folder"])
+def test_setup_refuses_a_course_exchange_folder_made_by_someone_else(tmp_path, planted):
+    """The exchange is writable by everyone: a student who makes the course's folder in it
+    before the first release would own it (the release fails, or the student controls what is
+    released and handed in). setup.sh refuses it, naming it, before changing anything."""
+    (tmp_path / "roster.csv").write_text("username,role\nnnp-bad,instructor\n")
+    exchange = tmp_path / "srv" / "nbgrader" / "exchange"
+    exchange.mkdir(parents=True)
+    exchange.chmod(0o1777)
+    nobody = pwd.getpwnam("nobody")
+    theirs = tmp_path / "srv" / "theirs"
+    theirs.mkdir()
+    for folder in (theirs, exchange / COURSE) if planted == "a student's folder" else (theirs,):
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    if planted != "a student's folder":
+        (exchange / COURSE).symlink_to(theirs)
+        os.chown(exchange / COURSE, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    env = {**os.environ, "PREFIX": str(tmp_path / "opt"), "ETC": str(tmp_path / "etc"),
+           "SRV": str(tmp_path / "srv"), "HOMES": str(tmp_path / "homes"),
+           "SKIP_PACKAGES": "1", "SKIP_PIP": "1", "START": "0"}
+    result = subprocess.run([str(DEPLOY / "setup.sh"), "roster.csv"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert (f"{exchange / COURSE} exists and is not a folder of root or an instructor of the "
+            "roster") in result.stderr, result.stderr
+    assert "owned by nobody" in result.stderr
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+    assert subprocess.run(["id", "nnp-bad"], capture_output=True).returncode != 0
+
+
+def test_setup_gives_the_courses_exchange_folder_to_the_instructor(classroom):
+    """Made by setup.sh for the instructor with nbgrader's own modes; the release worked in it
+    (the fixture), and a student cannot make anything in it."""
+    assert classroom["course_exchange"] == {
+        COURSE: (INSTRUCTOR, 0o755), "outbound": (INSTRUCTOR, 0o755),
+        "inbound": (INSTRUCTOR, 0o2733), "feedback": (INSTRUCTOR, 0o711)}
+    assert any(f"nbgrader release_assignment {ASSIGNMENT}" in line and "(exit 0," in line
+               for line in classroom["transcript"])
 
 
 def test_setup_installs_the_python_environment_from_any_folder(tmp_path):

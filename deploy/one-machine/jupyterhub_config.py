@@ -9,7 +9,7 @@ loaded last, which a new run of setup.sh leaves alone. The end-to-end test
 settings there.
 """
 
-import csv
+import importlib.util
 import json
 import os
 import sys
@@ -20,12 +20,21 @@ c = get_config()  # noqa: F821 - provided by JupyterHub
 HERE = Path(__file__).resolve().parent
 SITE = json.loads((HERE / "nn_python.json").read_text())
 
+
+
+def _load_roster_reader():
+    """roster.py, installed beside this file by setup.sh: the one reader of the roster, which
+    setup.sh also checks it with (so the accounts it made are the users let in here)."""
+    spec = importlib.util.spec_from_file_location("nn_python_roster", HERE / "roster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # Who may log in: the roster's users, with the password of their system account (PAM); the
-# roster's instructors are the hub's admins.
-with open(SITE["roster"], newline="") as handle:
-    ROSTER = {row["username"].strip(): row["role"].strip()
-              for row in csv.DictReader(handle)
-              if row.get("username") and not row["username"].startswith("#")}
+# roster's instructors are the hub's admins. A roster that setup.sh would refuse stops the hub
+# with the same message.
+ROSTER = dict(_load_roster_reader().read(SITE["roster"]))
 INSTRUCTORS = {user for user, role in ROSTER.items() if role == "instructor"}
 c.JupyterHub.authenticator_class = "pam"
 c.Authenticator.allowed_users = set(ROSTER)

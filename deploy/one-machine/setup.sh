@@ -56,22 +56,44 @@ ROSTER="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 [ -f "$ROSTER" ] || die "no roster at $1"
 
 # --- the roster: username,role[,name] --------------------------------------------------------
-# Checked before anything is changed, so a typo stops the script with nothing half done.
+# Checked before anything is changed, so a typo stops the script with nothing half done. Read by
+# roster.py, the same code jupyterhub_config.py reads it with (a header line is required), so
+# the accounts made here and the users the hub lets in are the same.
+command -v python3 >/dev/null || die "python3 is missing (it reads the roster)"
 declare -a USERS=() ROLES=()
-line_no=0
-while IFS=, read -r user role _rest || [ -n "$user" ]; do
-  line_no=$((line_no + 1))
-  user="${user//[$'\r ']/}"; role="${role//[$'\r ']/}"
-  [ -z "$user" ] && continue
-  case "$user" in \#*) continue ;; esac
-  [ "$line_no" = 1 ] && [ "$user" = username ] && continue
-  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "$1 line $line_no: bad user name '$user'"
-  case "$role" in instructor|student) ;; *)
-    die "$1 line $line_no: role must be instructor or student, not '$role'" ;; esac
+people="$(python3 "$HERE/roster.py" "$ROSTER" 2>&1)" || die "$people"
+while read -r user role; do
   USERS+=("$user"); ROLES+=("$role")
-done < "$ROSTER"
-[ ${#USERS[@]} -gt 0 ] || die "$1 lists nobody"
-printf '%s\n' "${ROLES[@]}" | grep -qx instructor || die "$1 lists no instructor"
+done <<< "$people"
+
+# --- the course's folder in the exchange: checked before anything is changed ----------------
+# The exchange is writable by everyone (1777), so a student could make the course's folder in it
+# before the first release and own it: the release would fail, or the student would control
+# what is released and handed in. The script makes it (below: root's, then, once the accounts
+# exist, the first instructor's) and refuses one that someone else made.
+EXCHANGE="$SRV/nbgrader/exchange"
+COURSE_ID="$(sed -n 's/^c\.CourseDirectory\.course_id = "\([A-Za-z0-9_.-]*\)"$/\1/p' \
+  "$HERE/nbgrader_config.py")"
+[ -n "$COURSE_ID" ] || die "no course id in $HERE/nbgrader_config.py"
+COURSE_EXCHANGE="$EXCHANGE/$COURSE_ID"
+declare -a INSTRUCTORS=()
+for i in "${!USERS[@]}"; do [ "${ROLES[$i]}" = instructor ] && INSTRUCTORS+=("${USERS[$i]}"); done
+owned_by_an_instructor() {  # PATH: a folder (not a link) of root or an instructor of the roster
+  [ -d "$1" ] && [ ! -L "$1" ] || return 1
+  printf '%s\n' root "${INSTRUCTORS[@]}" | grep -qxF -- "$(stat -c %U -- "$1")"
+}
+check_course_exchange() {  # every part of the course's exchange folder that exists is theirs
+  local path
+  for path in "$COURSE_EXCHANGE" "$COURSE_EXCHANGE/outbound" "$COURSE_EXCHANGE/inbound" \
+      "$COURSE_EXCHANGE/feedback"; do
+    if [ -e "$path" ] || [ -L "$path" ]; then
+      owned_by_an_instructor "$path" || die "$path exists and is not a folder of root or an \
+instructor of the roster ($(stat -c '%F owned by %U:%G, mode %a' -- "$path")): someone may have made it \
+to take the course's exchange over. Look at it, move it out of $EXCHANGE, and run me again."
+    fi
+  done
+}
+check_course_exchange
 
 # --- system packages -------------------------------------------------------------------------
 if [ "$SKIP_PACKAGES" != 1 ]; then
@@ -130,12 +152,16 @@ fi
 [ -x "$VENV/bin/jupyterhub-singleuser" ] || die "$VENV has no jupyterhub-singleuser"
 
 # --- shared folders and settings -------------------------------------------------------------
-say "exchange $SRV/nbgrader/exchange, settings in $ETC/jupyter and $ETC/jupyterhub"
-EXCHANGE="$SRV/nbgrader/exchange"
+say "exchange $EXCHANGE, settings in $ETC/jupyter and $ETC/jupyterhub"
 STATE="$SRV/jupyterhub"
 mkdir -p "$EXCHANGE" "$STATE" "$ETC/jupyter/students" "$ETC/jupyterhub/jupyterhub_config.d" \
   "$ETC/jupyterhub/ssl" "$ETC/systemd/system"
 chmod 1777 "$EXCHANGE"
+# The course's folder, root's until the accounts exist (then an instructor's, below). mkdir is
+# atomic: if someone made it since the check above, it fails and the check refuses theirs; in
+# the sticky exchange nobody else may rename or remove root's.
+mkdir "$COURSE_EXCHANGE" 2>/dev/null || true
+check_course_exchange
 chmod 0700 "$STATE" "$ETC/jupyterhub/ssl"
 chmod 0755 "$ETC/jupyter" "$ETC/jupyter/students" "$ETC/jupyterhub"
 sed "s|/srv/nbgrader/exchange|$EXCHANGE|g" "$HERE/nbgrader_config.py" \
@@ -143,7 +169,7 @@ sed "s|/srv/nbgrader/exchange|$EXCHANGE|g" "$HERE/nbgrader_config.py" \
 sed "s|/srv/nbgrader/exchange|$EXCHANGE|g" "$HERE/course_nbgrader_config.py" \
   > "$PREFIX/instructors/deploy/one-machine/course_nbgrader_config.py"
 cp "$HERE/students/jupyter_server_config.json" "$ETC/jupyter/students/"
-cp "$HERE/jupyterhub_config.py" "$ETC/jupyterhub/jupyterhub_config.py"
+cp "$HERE/jupyterhub_config.py" "$HERE/roster.py" "$ETC/jupyterhub/"
 install -m 0600 "$ROSTER" "$ETC/jupyterhub/roster.csv"  # names: root only (the hub reads it)
 
 # --- HTTPS ----------------------------------------------------------------------------------
@@ -204,6 +230,28 @@ if [ ${#new[@]} -gt 0 ]; then
   echo "  initial passwords of the new accounts (shown once; also in $PASSWORDS, root only):"
   printf '    %s\n' "${new[@]}"
 fi
+
+# --- the course's folder in the exchange -----------------------------------------------------
+# Made (above, as root, before any account) and now given to the roster's first instructor, as
+# nbgrader's release_assignment would make it (exchange/default/release_assignment.py,
+# release_feedback.py): the course folder and outbound/ 0755, inbound/ 2733 (students hand in,
+# only the instructor lists it), feedback/ 0711; nbgrader's release needs its releaser to own
+# them. One an instructor already owns (an earlier run, a release) is kept as it is.
+if [ "$(stat -c %u -- "$COURSE_EXCHANGE")" = 0 ]; then
+  chown "${INSTRUCTORS[0]}:$(id -gn "${INSTRUCTORS[0]}")" "$COURSE_EXCHANGE"
+  chmod 0755 "$COURSE_EXCHANGE"
+fi
+owner="$(stat -c %U -- "$COURSE_EXCHANGE")"
+for part in outbound:0755 inbound:2733 feedback:0711; do
+  folder="$COURSE_EXCHANGE/${part%%:*}"
+  mkdir "$folder" 2>/dev/null || true  # only root and the owner may write in the course folder
+  if [ "$(stat -c %u -- "$folder")" = 0 ]; then
+    chown "$owner:$(id -gn "$owner")" "$folder"
+    chmod "${part#*:}" "$folder"
+  fi
+done
+check_course_exchange
+echo "  $COURSE_EXCHANGE: $owner's, with outbound/, inbound/ and feedback/"
 
 # --- the service -----------------------------------------------------------------------------
 UNIT="$ETC/systemd/system/jupyterhub.service"

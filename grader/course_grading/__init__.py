@@ -18,6 +18,8 @@ installed only where grading runs, and the grading sandbox never binds it.
   closed (its kernel runs ``course_utils.recheck``);
 - ``flags``: what an instructor should look at in a student's code (``flags.csv``);
 - ``lms``: Canvas and Moodle downloads in, files their importers accept out (``python -m course_grading.lms``);
+- ``exchange``: ``nbgrader collect`` that copies only what the student a submission names
+  made, checked on opened files (the one-machine hub's instructors' settings choose it);
 - ``term``: due dates, extensions, the late policy, overrides and regrades on top of a run
   (``python -m course_grading.term``);
 - ``report``: the class report, ``report.html``;

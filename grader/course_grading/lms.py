@@ -53,9 +53,12 @@ names the files and commits):
   owned by the system user who made it, and one whose owner is not the student its name gives
   (or that is not a plain folder of its maker's own files: a link would make collect copy what
   it points to) is renamed to a hidden name (``.forged-by-<owner>-...``, ending in a random
-  part), which ``nbgrader collect`` does not see. It reads the exchange and course id from nbgrader's settings, as ``nbgrader collect``
-  does; exit status 1 when it set some aside (they are listed), 2 when there is no inbound
-  folder.
+  part), which ``nbgrader collect`` does not see. It reads the exchange and course id from
+  nbgrader's settings, as ``nbgrader collect`` does; exit status 1 when it set some aside
+  (they are listed), 2 when there is no inbound folder. It is a report: a student can still
+  write in ``inbound`` after it ran, so the copy itself is made safe by
+  ``course_grading.exchange`` (the collect the one-machine hub's instructors' settings
+  choose), which checks each submission on its opened folder at the moment it copies it.
 
 A notebook a student did not hand in scores zero (``--missing blank``: left empty); its points
 still count.
@@ -618,6 +621,15 @@ def _fill_worksheet(totals: Totals, worksheet: Path, output: Path, percent, miss
 
 # --- the exchange's inbound folder ------------------------------------------------------------
 
+def aside_name(owner: str, name: str) -> str:
+    """The hidden name an inbound entry is set aside under: ``.forged-by-<owner>-<name>-<random>``
+    (cut to fit a file name; the random end keeps its maker from guessing it to rename it
+    back). ``nbgrader collect`` skips names starting with a dot."""
+    import secrets
+
+    return f".forged-by-{owner[:32]}-{name[:100]}-{secrets.token_hex(8)}"
+
+
 def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
     """Rename each entry of nbgrader's ``inbound`` folder that ``nbgrader collect`` would take
     for ``assignment`` but must not, to ``.forged-by-<owner>-<name>-<random>``, which collect
@@ -637,7 +649,6 @@ def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
     """
     import fnmatch
     import pwd
-    import secrets
     import stat
 
     from nbgrader.utils import parse_utc
@@ -671,7 +682,7 @@ def set_aside_forged(inbound: Path, assignment: str) -> list[tuple[str, str]]:
         except Exception:  # noqa: BLE001 - any time nbgrader cannot read stops its collect
             readable = False
         if owner != student or not readable or not plain_folder_of(entry, uid):
-            hidden = f".forged-by-{owner[:32]}-{entry.name[:100]}-{secrets.token_hex(8)}"
+            hidden = aside_name(owner, entry.name)
             try:
                 entry.rename(inbound / hidden)
             except OSError as error:  # listed all the same: the instructor must look
