@@ -80,6 +80,16 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
         "The loss is the mean of error², so each example contributes 2 · error · input to the "
         "gradient of w and 2 · error to the gradient of b; average those over the examples. "
         "Compute both gradients from the same errors before changing anything."),
+    "largest_stable_rate": (
+        "Try it: start from w = 0, b = 0, take a few hundred steps of your gradient_step at "
+        "one rate, and compare the loss at the end with the loss at the start. Below the "
+        "limit it has come down; above it, it has grown (or become inf or nan). Then try a "
+        "larger rate, and a smaller one.",
+        "A loop over candidate rates does it: for each rate, run the steps from the same start "
+        "and keep the largest rate whose loss stayed finite and did not grow. The limit can be "
+        "anywhere from about 1 down to 0.00001 depending on x, so space the candidates by a "
+        "constant factor (np.logspace, or doubling), then narrow down between the last rate "
+        "that came down and the first that blew up, until they are within a few percent."),
     "steps_per_epoch": (
         "An epoch shows the model every training example once, one batch per step. Count how "
         "many batches of batch_size it takes to cover num_examples.",

@@ -21,6 +21,7 @@ CHECKS = {
     "predict_digit": checks.check_predict_digit,
     "dataset_megabytes": checks.check_dataset_megabytes,
     "cross_entropy": checks.check_cross_entropy,
+    "largest_stable_rate": checks.check_largest_stable_rate,
 }
 
 

@@ -330,6 +330,69 @@ def _gradient_step_drawn(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _largest_stable_rate_reference(x: np.ndarray, y: np.ndarray) -> float:
+    """The largest learning rate at which gradient descent on the mean squared error of
+    ``w * x + b`` does not diverge.
+
+    The loss L(w, b) = mean((w x + b - y)^2) is quadratic, with the same Hessian everywhere:
+    H = 2/n [[sum x^2, sum x], [sum x, n]]. A step moves the error along each eigenvector of H
+    by the factor (1 - rate * eigenvalue); it shrinks for every eigenvector exactly when
+    rate < 2 / the largest eigenvalue, and the one along the steepest direction grows past
+    it. The limit does not depend on ``y``.
+    """
+    column = np.asarray(x, dtype=float).reshape(len(x), -1)[:, 0]
+    n = len(column)
+    hessian = 2.0 / n * np.array([[np.sum(column * column), np.sum(column)],
+                                  [np.sum(column), float(n)]])
+    return 2.0 / float(np.linalg.eigvalsh(hessian).max())
+
+
+def _stable_rate_case(x: Any, y: Any, visible: bool = False, call: str = "") -> Case:
+    x = np.asarray(x, dtype=float).reshape(-1, 1)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if visible and not call:
+        call = (f"largest_stable_rate(x, y) on {len(y)} points with x from "
+                f"{x.min():.3g} to {x.max():.3g}")
+    return Case((x, y), _largest_stable_rate_reference(x.copy(), y.copy()), visible=visible,
+                call=call)
+
+
+def _notebook_line() -> tuple[np.ndarray, np.ndarray]:
+    """Notebook 6's 40 points near y = 2x - 1 (its cell 06-04 draws them the same way)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 4, size=(40, 1))
+    return x, 2 * x[:, 0] - 1 + rng.normal(0, 0.5, size=40)
+
+
+def _stable_rate_fixed() -> list[Case]:
+    rng = np.random.default_rng(6)
+    small = rng.uniform(0.0, 0.5, size=(12, 1))           # the bias's direction is the steepest
+    large = rng.uniform(60.0, 140.0, size=(20, 1))        # x around 100: a limit near 1e-4
+    negative = rng.uniform(-30.0, -10.0, size=(15, 1))
+    return [
+        # The notebook's own line: about 0.146 (Keras's SGD blew up between 0.14 and 0.15).
+        _stable_rate_case(*_notebook_line(), visible=True,
+                          call="largest_stable_rate(x_line, y_line)"),
+        _stable_rate_case(small, 3 * small[:, 0] + 1 + rng.normal(0, 0.1, 12), visible=True),
+        _stable_rate_case(large, 0.5 * large[:, 0] - 20 + rng.normal(0, 2, 20), visible=True),
+        _stable_rate_case(negative, -negative[:, 0] + rng.normal(0, 1, 15)),
+        _stable_rate_case([[1.0], [3.0]], [2.0, -1.0]),   # two examples
+    ]
+
+
+def _stable_rate_drawn(rng: np.random.Generator) -> list[Case]:
+    """Lines of 12 to 50 points whose x spans a size drawn from 0.03 to 50 (at most about
+    150 away from 0, as the visible cases' largest), so the limit ranges from about 1 down to
+    about 1e-4: no one number fits them all."""
+    cases = []
+    for n, low, high in ((12, -1.5, 0.0), (30, 0.0, 1.0), (50, 1.0, 1.7)):
+        scale = 10 ** rng.uniform(low, high)
+        x = scale * (rng.uniform(-1.0, 2.0) + rng.uniform(0.0, 1.0, size=(n, 1)))
+        y = rng.normal(0, 3) * x[:, 0] / scale + rng.normal() + rng.normal(0, 0.3, n)
+        cases.append(_stable_rate_case(x, y))
+    return cases
+
+
 # --- 07 training -----------------------------------------------------------------------------
 
 def _steps_per_epoch_reference(num_examples: int, batch_size: int) -> int:
@@ -504,6 +567,7 @@ KEYS: dict[str, Key] = {
     "one_hot": Key(_one_hot_fixed, _one_hot_drawn),
     "cross_entropy": Key(_cross_entropy_fixed, _cross_entropy_drawn),
     "gradient_step": Key(_gradient_step_fixed, _gradient_step_drawn),
+    "largest_stable_rate": Key(_stable_rate_fixed, _stable_rate_drawn),
     "steps_per_epoch": Key(_steps_fixed, _steps_drawn),
     "accuracy": Key(_accuracy_fixed, _accuracy_drawn),
     "predict_digit": Key(_none, _none_drawn),
