@@ -32,7 +32,7 @@ from course_utils.hints import hint
 __all__ = [
     "Incorrect", "NotAttempted", "check_accuracy", "check_build_model", "check_cross_entropy",
     "check_dataset_megabytes",
-    "check_dense_forward", "check_gradient_step", "check_largest_stable_rate", "check_neuron",
+    "check_dense_forward", "check_early_stopping_epochs", "check_gradient_step", "check_largest_stable_rate", "check_neuron",
     "check_normalize",
     "check_one_hot", "check_predict_digit", "check_relu", "check_sigmoid", "check_softmax",
     "check_steps_per_epoch", "compile_problems", "hint", "model_problems", "passed",
@@ -177,6 +177,12 @@ def check_largest_stable_rate(largest_stable_rate: Callable[..., Any]) -> None:
 def check_steps_per_epoch(steps_per_epoch: Callable[..., Any]) -> None:
     """Check ``steps_per_epoch(num_examples, batch_size)``: a whole number, rounded up."""
     _check("steps_per_epoch", steps_per_epoch)
+
+
+def check_early_stopping_epochs(early_stopping_epochs: Callable[..., Any]) -> None:
+    """Check ``early_stopping_epochs(val_losses, patience)``: the epochs EarlyStopping would
+    run and the epoch whose weights it would restore, both counted from 1."""
+    _check("early_stopping_epochs", early_stopping_epochs)
 
 
 def check_accuracy(accuracy: Callable[..., Any]) -> None:

@@ -589,6 +589,57 @@ STEPS_PER_EPOCH = Exercise(
     success="steps_per_epoch counts the batches in an epoch, the last partial one included.")
 
 
+def _early_stopping_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        kind = (f"a {type(got).__name__} of {len(got)} values"
+                if isinstance(got, (tuple, list)) else describe(got))
+        return (f"returned {kind}, expected two whole numbers: (stopped_after, restored). "
+                f"End with `return stopped_after, restored`.")
+    stopped, restored = (int(v) for v in case.expected)
+    losses = [float(v) for v in case.args[0]]
+    for what, value, want in (("stopped_after", got[0], stopped), ("restored", got[1], restored)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            return f"{what}: " + (whole_number_problem(value, want)
+                                  or f"returned {describe(value)}, expected a whole number.")
+    got_stopped, got_restored = int(got[0]), int(got[1])
+    if (got_stopped, got_restored) == (stopped, restored):
+        return None
+    message = (f"returned ({got_stopped}, {got_restored}), expected ({stopped}, {restored}): "
+               f"{stopped} epochs run, the weights of epoch {restored} restored.")
+    if (got_stopped, got_restored) == (stopped - 1, restored - 1):
+        return message + (" Both are one short: count epochs from 1, as Keras prints them "
+                          "(Epoch 1/20), not from Python's index 0.")
+    if got_restored == restored - 1:
+        return message + " The restored epoch is one short: count epochs from 1, not from 0."
+    if stopped == len(losses) and got_restored == len(losses) != restored:
+        return message + (" Training ran all its epochs, and Keras 3 still puts back the "
+                          "best epoch's weights at the end (read help(keras.callbacks."
+                          "EarlyStopping), restore_best_weights).")
+    if got_restored == got_stopped != restored and got_stopped < len(losses):
+        return message + (" That is the last epoch trained: restore_best_weights puts back "
+                          "the weights of the epoch with the best validation loss.")
+    if (got_stopped, got_restored) == (stopped + 1, restored):
+        return message + (" One epoch too many: the epoch that uses up the patience is the "
+                          "last one trained.")
+    if got_stopped > len(losses):
+        return message + f" Only {len(losses)} epochs were given: training cannot run more."
+    if len(set(losses)) < len(losses):
+        return message + (" Some losses here are equal: is a loss equal to the best so far "
+                          "an improvement? Decide from what EarlyStopping's min_delta means.")
+    return message
+
+
+EARLY_STOPPING_EPOCHS = Exercise(
+    name="early_stopping_epochs", compare=_early_stopping_compare,
+    hint="go through the losses in order, keeping the best so far and how many epochs have "
+         "passed since it. A loss improves only if it is strictly lower than the best "
+         "(min_delta=0: an equal loss is no improvement). Stop on the epoch where patience "
+         "epochs have passed without one; if that never happens, all epochs run. Either way "
+         "Keras 3 restores the best epoch. Count epochs from 1.",
+    success="early_stopping_epochs says when EarlyStopping stops and which epoch it restores, "
+            "ties and full runs included.")
+
+
 # --- 08 evaluating ---------------------------------------------------------------------------
 
 ACCURACY = Exercise(
@@ -898,4 +949,4 @@ BUILD_MODEL_SUCCESS = ("build_model returns the compiled reference model: 784 ->
 EXERCISES: dict[str, Exercise] = {e.name: e for e in (
     NEURON, DENSE_FORWARD, RELU, SIGMOID, SOFTMAX, NORMALIZE, ONE_HOT, CROSS_ENTROPY,
     GRADIENT_STEP, LARGEST_STABLE_RATE,
-    STEPS_PER_EPOCH, ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}
+    STEPS_PER_EPOCH, EARLY_STOPPING_EPOCHS, ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}

@@ -96,6 +96,14 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
         "When num_examples is not a multiple of batch_size, the last batch is smaller but is "
         "still a step. Plain division gives a fraction: you need the whole number just above "
         "it, as an int."),
+    "early_stopping_epochs": (
+        "Replay the callback by hand: after each epoch, in order, it looks at that epoch's "
+        "validation loss, remembers the best one so far (and its epoch), and counts the "
+        "epochs since the best changed. Work the first example of the check out on paper.",
+        "One loop over enumerate(val_losses) does it, keeping three things: the best loss so "
+        "far, its epoch, and how many epochs have gone by since. Two cases need a decision: "
+        "a loss exactly equal to the best (see min_delta in help(keras.callbacks."
+        "EarlyStopping)), and a run that never loses patience (what is restored then?)."),
     "fit_call": (
         "model.fit takes the training data first, then settings by name: how many epochs to "
         "train, which data to validate on after each epoch, and how much to print.",

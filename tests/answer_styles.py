@@ -27,6 +27,7 @@ NOTEBOOKS = {
     "gradient_step": "06_gradient_descent.ipynb",
     "largest_stable_rate": "06_gradient_descent.ipynb",
     "steps_per_epoch": "07_training.ipynb",
+    "early_stopping_epochs": "07_training.ipynb",
     "accuracy": "08_evaluating.ipynb",
     "predict_digit": "09_predicting.ipynb",
     "dataset_megabytes": "10_going_further.ipynb",
@@ -331,6 +332,67 @@ def gradient_step(w, b, x, y, learning_rate):
 def steps_per_epoch(num_examples, batch_size):
     full, rest = divmod(num_examples, batch_size)
     return full + (1 if rest else 0)
+''',
+    },
+    "early_stopping_epochs": {
+        "loop_wait": '''
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+''',
+        "argmin_of_prefix": '''
+def early_stopping_epochs(val_losses, patience):
+    for epoch in range(len(val_losses)):
+        best = int(np.argmin(val_losses[:epoch + 1]))   # the first of equal minima
+        if epoch - best >= patience:
+            return epoch + 1, best + 1
+    return len(val_losses), int(np.argmin(val_losses)) + 1
+''',
+        "keras_callback_replay": '''
+class _Weights:
+    stop_training = False
+    epoch = 0
+    restored = None
+
+    def get_weights(self):
+        return [self.epoch]
+
+    def set_weights(self, weights):
+        self.restored = weights[0]
+
+
+def early_stopping_epochs(val_losses, patience):
+    model = _Weights()
+    callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                             restore_best_weights=True)
+    callback.set_model(model)
+    callback.on_train_begin()
+    ran = 0
+    for epoch, loss in enumerate(val_losses):
+        model.epoch = epoch
+        callback.on_epoch_end(epoch, {"val_loss": loss})
+        ran = epoch + 1
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return ran, model.restored + 1
+''',
+        "since_best_counter": '''
+def early_stopping_epochs(val_losses, patience):
+    best_index = 0
+    for index, loss in enumerate(val_losses):
+        if loss < val_losses[best_index]:
+            best_index = index
+        elif index - best_index == patience:
+            return index + 1, best_index + 1
+    return len(val_losses), best_index + 1
 ''',
     },
     "accuracy": {
@@ -669,6 +731,78 @@ def largest_stable_rate(x, y):
                            "    return num_examples // batch_size + 1\n", "expected"),
         "round": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
                   "    return round(num_examples / batch_size)\n", "expected"),
+    },
+    "early_stopping_epochs": {
+        "ties_improve": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss <= best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+""", "are equal"),
+        "counts_from_zero": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses) - 1, best_epoch
+""", "count epochs from 1"),
+        "last_weights_when_never_stopped": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses), len(val_losses)
+""", "still puts back"),
+        "one_epoch_too_patient": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait > patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+""", "One epoch too many"),
+        "restores_the_last_epoch": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, wait = None, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, wait = loss, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, epoch
+    return len(val_losses), len(val_losses)
+""", "last epoch trained"),
+        "floats": ("""
+def early_stopping_epochs(val_losses, patience):
+    best = int(np.argmin(val_losses))
+    return float(min(best + 1 + patience, len(val_losses))), float(best + 1)
+""", "stopped_after"),
+        "no_return": ("""
+def early_stopping_epochs(val_losses, patience):
+    best = int(np.argmin(val_losses))
+    result = (min(best + 1 + patience, len(val_losses)), best + 1)
+""", "returned None"),
     },
     "accuracy": {
         "count_not_fraction": ("\ndef accuracy(probabilities, labels):\n"

@@ -414,6 +414,76 @@ def _steps_drawn(rng: np.random.Generator) -> list[Case]:
             zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))]
 
 
+def _early_stopping_reference(val_losses: list[float], patience: int) -> tuple[int, int]:
+    """``(epochs run, epoch restored)``, both counted from 1, of
+    ``keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+    restore_best_weights=True)`` on a run whose validation losses would be ``val_losses``.
+
+    Keras 3.15's ``on_epoch_end`` step for step: the first epoch is the best so far; every
+    epoch adds one to ``wait``; a loss strictly below the best (min_delta 0, compared as
+    float32, as ``keras.ops.less`` does) becomes the best and sets ``wait`` back to 0;
+    otherwise training stops once ``wait >= patience`` (never on the first epoch). At the end
+    Keras 3 restores the best epoch's weights whether or not it stopped early. A first loss of
+    nan is the best and nothing beats it afterwards (nan compares False), as in Keras.
+    tests/test_early_stopping_reference.py runs the real callback against this.
+    """
+    best: np.float32 | None = None
+    best_epoch, wait = 0, 0
+    for epoch, value in enumerate(val_losses):
+        current = np.float32(value)
+        wait += 1
+        if best is None or bool(current < best):
+            best, best_epoch, wait = current, epoch, 0
+            continue
+        if wait >= patience and epoch > 0:
+            return epoch + 1, best_epoch + 1
+    return len(val_losses), best_epoch + 1
+
+
+def _early_stopping_case(val_losses: Any, patience: int, visible: bool = False) -> Case:
+    # Losses of at most 3 decimals: two of them that differ, differ in float32 too, so
+    # comparing them as Python floats (the learner) or as float32 (Keras) agrees.
+    losses = [round(float(v), 3) for v in val_losses]
+    call = f"early_stopping_epochs({losses}, patience={int(patience)})" if visible else ""
+    return Case((losses, int(patience)), _early_stopping_reference(losses, patience),
+                visible=visible, call=call)
+
+
+def _early_stopping_fixed() -> list[Case]:
+    return [
+        # The lowest loss at epoch 3, then three epochs without a lower one: stop after 6.
+        _early_stopping_case([0.9, 0.7, 0.6, 0.65, 0.62, 0.61, 0.72, 0.8], 3, visible=True),
+        # Ties with the best are not improvements: stop after 4, keep epoch 2.
+        _early_stopping_case([0.5, 0.4, 0.4, 0.4, 0.3], 2, visible=True),
+        # Never stops early: all 5 epochs run, and the best (epoch 4) is still restored.
+        _early_stopping_case([1.0, 0.9, 0.95, 0.85, 0.88], 3, visible=True),
+        # The lowest loss on the last epoch.
+        _early_stopping_case([0.8, 0.7, 0.6], 1, visible=True),
+        # The first epoch is the best: stop after 1 + patience, restore epoch 1.
+        _early_stopping_case([0.3, 0.4, 0.5, 0.6, 0.7, 0.8], 2),
+        # A tie with the first epoch, then a long plateau.
+        _early_stopping_case([0.5, 0.5, 0.45, 0.45, 0.45, 0.45, 0.45, 0.44, 0.3], 4),
+        _early_stopping_case([0.5], 2),                                   # one epoch
+        _early_stopping_case([0.6, 0.5, 0.55, 0.5, 0.49, 0.6, 0.61, 0.62, 0.63, 0.64], 5),
+    ]
+
+
+def _early_stopping_drawn(rng: np.random.Generator) -> list[Case]:
+    """Validation losses as walks of rounded steps (ties and plateaus come often), a walk
+    that falls to its end, and one whose best epoch is the first; patience 1 to 5."""
+    cases = []
+    for _ in range(4):
+        epochs = int(rng.integers(5, 31))
+        steps = rng.choice([-0.02, -0.01, 0.0, 0.0, 0.01, 0.02], size=epochs - 1)
+        walk = np.round(0.5 + np.concatenate([[0.0], np.cumsum(steps)]), 2)
+        cases.append(_early_stopping_case(walk, int(rng.integers(1, 6))))
+    falling = np.round(np.sort(rng.uniform(0.1, 0.9, size=int(rng.integers(3, 15))))[::-1], 3)
+    cases.append(_early_stopping_case(falling, int(rng.integers(1, 6))))
+    rising = np.round(np.sort(rng.uniform(0.1, 0.9, size=int(rng.integers(3, 15)))), 3)
+    cases.append(_early_stopping_case(rising, int(rng.integers(1, 6))))
+    return cases
+
+
 # --- 08 evaluating ---------------------------------------------------------------------------
 
 def _accuracy_reference(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -569,6 +639,7 @@ KEYS: dict[str, Key] = {
     "gradient_step": Key(_gradient_step_fixed, _gradient_step_drawn),
     "largest_stable_rate": Key(_stable_rate_fixed, _stable_rate_drawn),
     "steps_per_epoch": Key(_steps_fixed, _steps_drawn),
+    "early_stopping_epochs": Key(_early_stopping_fixed, _early_stopping_drawn),
     "accuracy": Key(_accuracy_fixed, _accuracy_drawn),
     "predict_digit": Key(_none, _none_drawn),
     "dataset_megabytes": Key(_megabytes_fixed, _megabytes_drawn),
