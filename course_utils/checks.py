@@ -32,7 +32,8 @@ from course_utils.hints import hint
 __all__ = [
     "Incorrect", "NotAttempted", "check_accuracy", "check_build_model", "check_cross_entropy",
     "check_dataset_megabytes",
-    "check_dense_forward", "check_gradient_step", "check_neuron", "check_normalize",
+    "check_dense_forward", "check_early_stopping_epochs", "check_gradient_step", "check_largest_stable_rate", "check_neuron",
+    "check_normalize",
     "check_one_hot", "check_predict_digit", "check_relu", "check_sigmoid", "check_softmax",
     "check_steps_per_epoch", "compile_problems", "hint", "model_problems", "passed",
 ]
@@ -167,9 +168,21 @@ def check_gradient_step(gradient_step: Callable[..., Any]) -> None:
     _check("gradient_step", gradient_step)
 
 
+def check_largest_stable_rate(largest_stable_rate: Callable[..., Any]) -> None:
+    """Check ``largest_stable_rate(x, y)``: the largest learning rate at which gradient
+    descent on the line's mean squared error does not diverge, to within 10% below it."""
+    _check("largest_stable_rate", largest_stable_rate)
+
+
 def check_steps_per_epoch(steps_per_epoch: Callable[..., Any]) -> None:
     """Check ``steps_per_epoch(num_examples, batch_size)``: a whole number, rounded up."""
     _check("steps_per_epoch", steps_per_epoch)
+
+
+def check_early_stopping_epochs(early_stopping_epochs: Callable[..., Any]) -> None:
+    """Check ``early_stopping_epochs(val_losses, patience)``: the epochs EarlyStopping would
+    run and the epoch whose weights it would restore, both counted from 1."""
+    _check("early_stopping_epochs", early_stopping_epochs)
 
 
 def check_accuracy(accuracy: Callable[..., Any]) -> None:

@@ -515,6 +515,72 @@ GRADIENT_STEP = Exercise(
     success="gradient_step moves w and b one step downhill on the mean squared error.")
 
 
+#: What ``largest_stable_rate`` may return, as fractions of the true limit: from 10% below
+#: it up to 1% above (a rate that overshoots by less than 1% diverges so slowly that a sweep
+#: of a few hundred steps does not see it; measured, a bisection on 200 steps lands up to
+#: 0.4% above).
+STABLE_RATE_BAND = (0.9, 1.01)
+#: The limit on notebook 6's own line, which its text states (SGD: fine at 0.14, not 0.15).
+NOTEBOOK_STABLE_RATE = 0.146
+
+
+def _stable_rate_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    limit = float(case.expected)
+    problem = _kind_problem(got, "one learning rate, a number")
+    if problem:
+        return problem
+    if isinstance(got, np.ndarray) and got.ndim > 0:
+        return (f"returned an array of shape {got.shape}, expected one learning rate: the "
+                f"largest one that works, not every one you tried.")
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        return f"returned {describe(got)} ({type(got).__name__}), expected one number."
+    if math.isnan(value):
+        return ("returned nan, expected a learning rate. Did a diverging run's loss (inf, "
+                "then nan) end up in the result? Test each rate's loss with np.isfinite.")
+    if math.isinf(value):
+        return ("returned inf: every learning rate above some limit diverges here, and the "
+                "limit is a finite number.")
+    if value <= 0:
+        return (f"returned {value:.6g}: a learning rate is positive (a negative one walks "
+                f"uphill, 0 never moves). Which is the largest positive rate that still "
+                f"comes down?")
+    low, high = STABLE_RATE_BAND
+    if low * limit <= value <= high * limit:
+        return None
+    message = f"returned {value:.6g}"
+    if value > high * limit:
+        message += (f": at this rate gradient descent on these data diverges, each step "
+                    f"overshooting the bottom by more than the last; the limit is "
+                    f"{value / limit:.3g} times smaller.")
+        if value < 1.5 * limit:
+            message += (" Just above the limit the loss grows slowly: run more steps, or "
+                        "compare the loss at the end with the loss at the start.")
+        if math.isclose(value, NOTEBOOK_STABLE_RATE, rel_tol=0.1):
+            message += (" That is about the limit for notebook 6's line; the limit depends "
+                        "on the data's x.")
+        return message
+    message += (f": too cautious. Gradient descent on these data still comes down at "
+                f"{limit / value:.3g} times this rate; an answer may be at most 10% below "
+                f"the limit.")
+    if math.isclose(value, NOTEBOOK_STABLE_RATE, rel_tol=0.1):
+        message += (" That is about the limit for notebook 6's line; the limit depends on "
+                    "the data's x.")
+    return message
+
+
+LARGEST_STABLE_RATE = Exercise(
+    name="largest_stable_rate", compare=_stable_rate_compare,
+    hint="the loss is a bowl with the same curvature everywhere: its Hessian with respect "
+         "to (w, b), the 2 x 2 matrix of second derivatives of mean((w x + b - y)^2), is "
+         "constant. Gradient descent on such a quadratic diverges exactly when the rate "
+         "exceeds 2 / the largest eigenvalue of the Hessian (np.linalg.eigvalsh gives the "
+         "eigenvalues); a careful sweep lands just below the same number.",
+    success="largest_stable_rate finds the edge past which gradient descent diverges, "
+            "whatever the size of x.")
+
+
 # --- 07 training -----------------------------------------------------------------------------
 
 STEPS_PER_EPOCH = Exercise(
@@ -523,6 +589,57 @@ STEPS_PER_EPOCH = Exercise(
     hint="each step uses one batch, and the last, smaller batch counts too: round the "
          "division up with math.ceil(num_examples / batch_size).",
     success="steps_per_epoch counts the batches in an epoch, the last partial one included.")
+
+
+def _early_stopping_compare(got: Any, case: Case, passed: tuple[Any, ...]) -> str | None:
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        kind = (f"a {type(got).__name__} of {len(got)} values"
+                if isinstance(got, (tuple, list)) else describe(got))
+        return (f"returned {kind}, expected two whole numbers: (stopped_after, restored). "
+                f"End with `return stopped_after, restored`.")
+    stopped, restored = (int(v) for v in case.expected)
+    losses = [float(v) for v in case.args[0]]
+    for what, value, want in (("stopped_after", got[0], stopped), ("restored", got[1], restored)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            return f"{what}: " + (whole_number_problem(value, want)
+                                  or f"returned {describe(value)}, expected a whole number.")
+    got_stopped, got_restored = int(got[0]), int(got[1])
+    if (got_stopped, got_restored) == (stopped, restored):
+        return None
+    message = (f"returned ({got_stopped}, {got_restored}), expected ({stopped}, {restored}): "
+               f"{stopped} epochs run, the weights of epoch {restored} restored.")
+    if (got_stopped, got_restored) == (stopped - 1, restored - 1):
+        return message + (" Both are one short: count epochs from 1, as Keras prints them "
+                          "(Epoch 1/20), not from Python's index 0.")
+    if got_restored == restored - 1:
+        return message + " The restored epoch is one short: count epochs from 1, not from 0."
+    if stopped == len(losses) and got_restored == len(losses) != restored:
+        return message + (" Training ran all its epochs, and Keras 3 still puts back the "
+                          "best epoch's weights at the end (read help(keras.callbacks."
+                          "EarlyStopping), restore_best_weights).")
+    if got_restored == got_stopped != restored and got_stopped < len(losses):
+        return message + (" That is the last epoch trained: restore_best_weights puts back "
+                          "the weights of the epoch with the best validation loss.")
+    if (got_stopped, got_restored) == (stopped + 1, restored):
+        return message + (" One epoch too many: the epoch that uses up the patience is the "
+                          "last one trained.")
+    if got_stopped > len(losses):
+        return message + f" Only {len(losses)} epochs were given: training cannot run more."
+    if len(set(losses)) < len(losses):
+        return message + (" Some losses here are equal: is a loss equal to the best so far "
+                          "an improvement? Decide from what EarlyStopping's min_delta means.")
+    return message
+
+
+EARLY_STOPPING_EPOCHS = Exercise(
+    name="early_stopping_epochs", compare=_early_stopping_compare,
+    hint="go through the losses in order, keeping the best so far and how many epochs have "
+         "passed since it. A loss improves only if it is strictly lower than the best "
+         "(min_delta=0: an equal loss is no improvement). Stop on the epoch where patience "
+         "epochs have passed without one; if that never happens, all epochs run. Either way "
+         "Keras 3 restores the best epoch. Count epochs from 1.",
+    success="early_stopping_epochs says when EarlyStopping stops and which epoch it restores, "
+            "ties and full runs included.")
 
 
 # --- 08 evaluating ---------------------------------------------------------------------------
@@ -833,5 +950,5 @@ BUILD_MODEL_SUCCESS = ("build_model returns the compiled reference model: 784 ->
 #: The grading side's answer key has an entry for each of them.
 EXERCISES: dict[str, Exercise] = {e.name: e for e in (
     NEURON, DENSE_FORWARD, RELU, SIGMOID, SOFTMAX, NORMALIZE, ONE_HOT, CROSS_ENTROPY,
-    GRADIENT_STEP,
-    STEPS_PER_EPOCH, ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}
+    GRADIENT_STEP, LARGEST_STABLE_RATE,
+    STEPS_PER_EPOCH, EARLY_STOPPING_EPOCHS, ACCURACY, PREDICT_DIGIT, DATASET_MEGABYTES)}

@@ -80,12 +80,30 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
         "The loss is the mean of error², so each example contributes 2 · error · input to the "
         "gradient of w and 2 · error to the gradient of b; average those over the examples. "
         "Compute both gradients from the same errors before changing anything."),
+    "largest_stable_rate": (
+        "Try it: start from w = 0, b = 0, take a few hundred steps of your gradient_step at "
+        "one rate, and compare the loss at the end with the loss at the start. Below the "
+        "limit it has come down; above it, it has grown (or become inf or nan). Then try a "
+        "larger rate, and a smaller one.",
+        "A loop over candidate rates does it: for each rate, run the steps from the same start "
+        "and keep the largest rate whose loss stayed finite and did not grow. The limit can be "
+        "anywhere from about 1 down to 0.00001 depending on x, so space the candidates by a "
+        "constant factor (np.logspace, or doubling), then narrow down between the last rate "
+        "that came down and the first that blew up, until they are within a few percent."),
     "steps_per_epoch": (
         "An epoch shows the model every training example once, one batch per step. Count how "
         "many batches of batch_size it takes to cover num_examples.",
         "When num_examples is not a multiple of batch_size, the last batch is smaller but is "
         "still a step. Plain division gives a fraction: you need the whole number just above "
         "it, as an int."),
+    "early_stopping_epochs": (
+        "Replay the callback by hand: after each epoch, in order, it looks at that epoch's "
+        "validation loss, remembers the best one so far (and its epoch), and counts the "
+        "epochs since the best changed. Work the first example of the check out on paper.",
+        "One loop over enumerate(val_losses) does it, keeping three things: the best loss so "
+        "far, its epoch, and how many epochs have gone by since. Two cases need a decision: "
+        "a loss exactly equal to the best (see min_delta in help(keras.callbacks."
+        "EarlyStopping)), and a run that never loses patience (what is restored then?)."),
     "fit_call": (
         "model.fit takes the training data first, then settings by name: how many epochs to "
         "train, which data to validate on after each epoch, and how much to print.",

@@ -25,7 +25,9 @@ NOTEBOOKS = {
     "cross_entropy": "05_building_the_model.ipynb",
     "build_model": "05_building_the_model.ipynb",
     "gradient_step": "06_gradient_descent.ipynb",
+    "largest_stable_rate": "06_gradient_descent.ipynb",
     "steps_per_epoch": "07_training.ipynb",
+    "early_stopping_epochs": "07_training.ipynb",
     "accuracy": "08_evaluating.ipynb",
     "predict_digit": "09_predicting.ipynb",
     "dataset_megabytes": "10_going_further.ipynb",
@@ -163,6 +165,86 @@ def cross_entropy(labels, probabilities):
     return total / len(labels)
 ''',
     },
+    "largest_stable_rate": {
+        "hessian_eigenvalue": '''
+def largest_stable_rate(x, y):
+    n = len(y)
+    features = np.hstack([x, np.ones((n, 1))])
+    hessian = 2 * features.T @ features / n
+    return 2 / np.max(np.linalg.eigvalsh(hessian))
+''',
+        "logspace_sweep": '''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    return w - learning_rate * 2 * x.T @ errors / len(y), b - learning_rate * 2 * np.mean(errors)
+
+def largest_stable_rate(x, y):
+    best = 0.0
+    for rate in np.logspace(-6, 1, 200):
+        w, b = np.zeros(1), 0.0
+        start = np.mean((x @ w + b - y) ** 2)
+        with np.errstate(all="ignore"):
+            for _ in range(200):
+                w, b = gradient_step(w, b, x, y, rate)
+            end = np.mean((x @ w + b - y) ** 2)
+        if np.isfinite(end) and end <= start:
+            best = rate
+    return best
+''',
+        "doubling_then_bisection": '''
+def gradient_step(w, b, x, y, learning_rate):
+    errors = x @ w + b - y
+    grad_w = 2 * x.T @ errors / len(y)
+    grad_b = 2 * np.mean(errors)
+    return w - learning_rate * grad_w, b - learning_rate * grad_b
+
+def comes_down(x, y, rate, steps=200):
+    w, b = np.zeros(1), 0.0
+    start = np.mean((x @ w + b - y) ** 2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(steps):
+            w, b = gradient_step(w, b, x, y, rate)
+        end = np.mean((x @ w + b - y) ** 2)
+    return bool(np.isfinite(end)) and end <= start
+
+def largest_stable_rate(x, y):
+    low, high = 0.0, 1e-8
+    while comes_down(x, y, high):
+        low, high = high, 2 * high
+    while high - low > 0.001 * high:
+        middle = (low + high) / 2
+        if comes_down(x, y, middle):
+            low = middle
+        else:
+            high = middle
+    return low
+''',
+        "two_by_two_formula": '''
+import math
+
+def largest_stable_rate(x, y):
+    x = x[:, 0]
+    a, c, d = 2 * np.mean(x * x), 2 * np.mean(x), 2.0
+    largest = (a + d) / 2 + math.sqrt(((a - d) / 2) ** 2 + c * c)
+    return float(2 / largest)
+''',
+        "keras_sgd_sweep": '''
+def largest_stable_rate(x, y):
+    x32, y32 = x[:, 0].astype("float32"), np.asarray(y, "float32").reshape(-1)
+    found = 0.0
+    for rate in np.geomspace(1e-6, 2.0, 160):
+        w, b = np.float32(0), np.float32(0)
+        start = np.mean((w * x32 + b - y32) ** 2)
+        with np.errstate(all="ignore"):
+            for _ in range(300):
+                e = w * x32 + b - y32
+                w, b = w - rate * 2 * np.mean(e * x32), b - rate * 2 * np.mean(e)
+            end = np.mean((w * x32 + b - y32) ** 2)
+        if np.isfinite(end) and end < start:
+            found = float(rate)
+    return found
+''',
+    },
     "build_model": {
         **answers.BUILD_MODEL_RIGHT,
         "seed_tutorial_no_input": '''
@@ -250,6 +332,67 @@ def gradient_step(w, b, x, y, learning_rate):
 def steps_per_epoch(num_examples, batch_size):
     full, rest = divmod(num_examples, batch_size)
     return full + (1 if rest else 0)
+''',
+    },
+    "early_stopping_epochs": {
+        "loop_wait": '''
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+''',
+        "argmin_of_prefix": '''
+def early_stopping_epochs(val_losses, patience):
+    for epoch in range(len(val_losses)):
+        best = int(np.argmin(val_losses[:epoch + 1]))   # the first of equal minima
+        if epoch - best >= patience:
+            return epoch + 1, best + 1
+    return len(val_losses), int(np.argmin(val_losses)) + 1
+''',
+        "keras_callback_replay": '''
+class _Weights:
+    stop_training = False
+    epoch = 0
+    restored = None
+
+    def get_weights(self):
+        return [self.epoch]
+
+    def set_weights(self, weights):
+        self.restored = weights[0]
+
+
+def early_stopping_epochs(val_losses, patience):
+    model = _Weights()
+    callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                             restore_best_weights=True)
+    callback.set_model(model)
+    callback.on_train_begin()
+    ran = 0
+    for epoch, loss in enumerate(val_losses):
+        model.epoch = epoch
+        callback.on_epoch_end(epoch, {"val_loss": loss})
+        ran = epoch + 1
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return ran, model.restored + 1
+''',
+        "since_best_counter": '''
+def early_stopping_epochs(val_losses, patience):
+    best_index = 0
+    for index, loss in enumerate(val_losses):
+        if loss < val_losses[best_index]:
+            best_index = index
+        elif index - best_index == patience:
+            return index + 1, best_index + 1
+    return len(val_losses), best_index + 1
 ''',
     },
     "accuracy": {
@@ -495,6 +638,90 @@ def gradient_step(w, b, x, y, learning_rate):
     b = b - learning_rate * 2 * np.mean(errors)
 ''', "returned None"),
     },
+    "largest_stable_rate": {
+        "one_over_eigenvalue": ("""
+def largest_stable_rate(x, y):
+    features = np.hstack([x, np.ones((len(y), 1))])
+    return 1 / np.max(np.linalg.eigvalsh(2 * features.T @ features / len(y)))
+""", "too cautious"),
+        "weight_only": ("""
+def largest_stable_rate(x, y):
+    return 2 / (2 * np.mean(x[:, 0] ** 2))
+""", "diverges"),
+        "notebook_value": ("""
+def largest_stable_rate(x, y):
+    return 0.146
+""", "notebook 6's line"),
+        "overflow_only": ("""
+def largest_stable_rate(x, y):
+    best = 0.0
+    for rate in np.logspace(-6, 1, 200):
+        w, b = np.zeros(1), 0.0
+        with np.errstate(all="ignore"):
+            for _ in range(20):
+                e = x @ w + b - y
+                w, b = w - rate * 2 * x.T @ e / len(y), b - rate * 2 * np.mean(e)
+        if np.all(np.isfinite(w)) and np.isfinite(b):
+            best = rate
+    return best
+""", "diverges"),
+        "coarse_grid": ("""
+def largest_stable_rate(x, y):
+    best = 0.0
+    for rate in [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0]:
+        w, b = np.zeros(1), 0.0
+        start = np.mean((x @ w + b - y) ** 2)
+        with np.errstate(all="ignore"):
+            for _ in range(200):
+                e = x @ w + b - y
+                w, b = w - rate * 2 * x.T @ e / len(y), b - rate * 2 * np.mean(e)
+            end = np.mean((x @ w + b - y) ** 2)
+        if np.isfinite(end) and end <= start:
+            best = rate
+    return best
+""", "too cautious"),
+        "grid_too_high": ("""
+def largest_stable_rate(x, y):
+    best = 0.0
+    for rate in np.logspace(-2, 1, 100):
+        w, b = np.zeros(1), 0.0
+        start = np.mean((x @ w + b - y) ** 2)
+        with np.errstate(all="ignore"):
+            for _ in range(200):
+                e = x @ w + b - y
+                w, b = w - rate * 2 * x.T @ e / len(y), b - rate * 2 * np.mean(e)
+            end = np.mean((x @ w + b - y) ** 2)
+        if np.isfinite(end) and end <= start:
+            best = rate
+    return best
+""", "a learning rate is positive"),
+        "every_stable_rate": ("""
+def largest_stable_rate(x, y):
+    rates = np.logspace(-6, 1, 50)
+    features = np.hstack([x, np.ones((len(y), 1))])
+    top = np.max(np.linalg.eigvalsh(2 * features.T @ features / len(y)))
+    return rates[rates < 2 / top]
+""", "array of shape"),
+        "nan_when_all_blow_up": ("""
+def largest_stable_rate(x, y):
+    rates = np.logspace(-1, 1, 50)
+    losses = []
+    for rate in rates:
+        w, b = np.zeros(1), 0.0
+        with np.errstate(all="ignore"):
+            for _ in range(100):
+                e = x @ w + b - y
+                w, b = w - rate * 2 * x.T @ e / len(y), b - rate * 2 * np.mean(e)
+            losses.append(np.mean((x @ w + b - y) ** 2))
+    losses = np.array(losses)
+    return float(np.nanmax(np.where(losses < losses[0] * 10, rates, np.nan)))
+""", "expected"),
+        "no_return": ("""
+def largest_stable_rate(x, y):
+    features = np.hstack([x, np.ones((len(y), 1))])
+    rate = 2 / np.max(np.linalg.eigvalsh(2 * features.T @ features / len(y)))
+""", "returned None"),
+    },
     "steps_per_epoch": {
         "floor": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
                   "    return num_examples // batch_size\n", "expected 4"),
@@ -504,6 +731,78 @@ def gradient_step(w, b, x, y, learning_rate):
                            "    return num_examples // batch_size + 1\n", "expected"),
         "round": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
                   "    return round(num_examples / batch_size)\n", "expected"),
+    },
+    "early_stopping_epochs": {
+        "ties_improve": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss <= best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+""", "are equal"),
+        "counts_from_zero": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses) - 1, best_epoch
+""", "count epochs from 1"),
+        "last_weights_when_never_stopped": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses), len(val_losses)
+""", "still puts back"),
+        "one_epoch_too_patient": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, best_epoch, wait = None, 0, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait > patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+""", "One epoch too many"),
+        "restores_the_last_epoch": ("""
+def early_stopping_epochs(val_losses, patience):
+    best, wait = None, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if best is None or loss < best:
+            best, wait = loss, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, epoch
+    return len(val_losses), len(val_losses)
+""", "last epoch trained"),
+        "floats": ("""
+def early_stopping_epochs(val_losses, patience):
+    best = int(np.argmin(val_losses))
+    return float(min(best + 1 + patience, len(val_losses))), float(best + 1)
+""", "stopped_after"),
+        "no_return": ("""
+def early_stopping_epochs(val_losses, patience):
+    best = int(np.argmin(val_losses))
+    result = (min(best + 1 + patience, len(val_losses)), best + 1)
+""", "returned None"),
     },
     "accuracy": {
         "count_not_fraction": ("\ndef accuracy(probabilities, labels):\n"

@@ -21,6 +21,8 @@ CHECKS = {
     "predict_digit": checks.check_predict_digit,
     "dataset_megabytes": checks.check_dataset_megabytes,
     "cross_entropy": checks.check_cross_entropy,
+    "largest_stable_rate": checks.check_largest_stable_rate,
+    "early_stopping_epochs": checks.check_early_stopping_epochs,
 }
 
 

@@ -48,3 +48,24 @@ def test_stored_outputs_name_no_folder_of_the_machine_that_ran_them(path):
             texts += [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
     found = [t for t in map(str, texts) if _MACHINE_PATH.search(t)]
     assert not found, found[0][:300]
+
+
+#: The exercises whose points ask for a decision the text does not hand over (COURSE_DESIGN.md,
+#: "Exercises ask for decisions"); README.md, "For instructors", names them with their points.
+DECISIONS = {"cross_entropy": 4, "steps_per_epoch": 2, "largest_stable_rate": 6,
+             "early_stopping_epochs": 6}
+
+
+def test_at_least_half_of_the_points_ask_for_a_decision():
+    points = {}
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and meta.get("grade_id", "").startswith("test_"):
+                points[meta["grade_id"][len("test_"):]] = meta["points"]
+    assert {name: points.get(name) for name in DECISIONS} == DECISIONS
+    decided, total = sum(DECISIONS.values()), sum(points.values())
+    assert 2 * decided >= total, (decided, total)
+    readme = (ROOT / "README.md").read_text()
+    assert f"worth {total} points, {decided} of them" in readme
+    assert f"exercises, {total - decided} points" in readme

@@ -141,8 +141,8 @@ def test_the_cluster_gives_the_local_runs_grades_row_for_row(graded):
     assert _read(graded["remote"] / "grades.csv") == local
     scores = {(r["student_id"], r["notebook"], r["grade_id"]): float(r["score"]) for r in local}
     # The class is not all zeros or all marks, so equal files mean something.
-    assert scores[("ada", NEURONS, "test_neuron")] == 2.0
-    assert scores[("cy", NEURONS, "test_neuron")] == 2.0
+    assert scores[("ada", NEURONS, "test_neuron")] == 1.0
+    assert scores[("cy", NEURONS, "test_neuron")] == 1.0
     assert scores[("ben", NEURONS, "test_neuron")] == 0.0
 
 
@@ -221,7 +221,7 @@ def test_a_job_lost_more_often_than_allowed_is_listed_with_the_reason(tmp_path):
     for problem in problems:
         assert problem["notebook"] == NEURONS
         assert "not graded: the cluster lost the worker grading it 1 time(s)" in problem["problem"]
-    assert all(row["score"] == "2.0" for row in grades)
+    assert all(row["score"] == "1.0" for row in grades)
     assert sorted([p["student_id"] for p in problems] + [g["student_id"] for g in grades]) == \
         ["ada", "ben"]
     assert code == (1 if grades else 2)

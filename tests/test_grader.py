@@ -191,17 +191,17 @@ def test_edited_test_cell_is_restored(graded):
 
 def test_deleted_test_cell_scores_zero(graded):
     # A deleted test cannot pass, even under a right answer: nbgrader scores it zero.
-    assert _cell(graded, "deleted-test", DATA_NB, "test_one_hot") == (0.0, 3.0)
+    assert _cell(graded, "deleted-test", DATA_NB, "test_one_hot") == (0.0, 2.0)
     score, most = _cell(graded, "deleted-test", DATA_NB, "test_normalize")
     assert score == most > 0
 
 
 def test_duplicated_test_cells_are_graded_once(graded):
-    assert _cell(graded, "duplicated-right", DATA_NB, "test_one_hot") == (3.0, 3.0)
+    assert _cell(graded, "duplicated-right", DATA_NB, "test_one_hot") == (2.0, 2.0)
     # A copy edited to `pass` does not rescue a wrong answer: the original test still runs.
-    assert _cell(graded, "duplicated-wrong", DATA_NB, "test_one_hot") == (0.0, 3.0)
+    assert _cell(graded, "duplicated-wrong", DATA_NB, "test_one_hot") == (0.0, 2.0)
     for student in ("duplicated-right", "duplicated-wrong"):
-        assert _cell(graded, student, DATA_NB, "test_normalize") == (2.0, 2.0)
+        assert _cell(graded, student, DATA_NB, "test_normalize") == (1.0, 1.0)
 
 
 def test_kernel_exit_is_reported_not_zeroed(graded):

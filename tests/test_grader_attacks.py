@@ -217,7 +217,7 @@ def tempfile_root() -> str:
 
 
 def test_the_honest_student_keeps_full_marks(attacked):
-    assert attacked["scores"][("honest", "test_neuron")] == 2.0
+    assert attacked["scores"][("honest", "test_neuron")] == 1.0
     assert "honest" not in attacked["problems"]
 
 
@@ -236,17 +236,17 @@ def test_planted_links_fifos_folders_and_startup_files_change_nothing(attacked):
     assert (attacked["outside"] / "target.txt").read_text() == "untouched"
     assert not Path(MARK).exists()
     # The answer was right and no planted file ran in the re-check: full marks.
-    assert attacked["scores"][("planter", "test_neuron")] == 2.0, attacked["problems"]
+    assert attacked["scores"][("planter", "test_neuron")] == 1.0, attacked["problems"]
 
 
 def test_ten_gigabytes_fill_only_the_capped_scratch(attacked):
-    assert attacked["scores"][("filler", "test_neuron")] == 2.0, attacked["problems"]
+    assert attacked["scores"][("filler", "test_neuron")] == 1.0, attacked["problems"]
     # Everything the kernel may write is tmpfs; the disk lost at most the noise of grading.
     assert attacked["drop"] < 300 * 2**20, f"free disk dropped by {attacked['drop']} bytes"
 
 
 def test_the_kernel_holds_no_privilege_and_sees_no_answer_key(attacked):
-    assert attacked["scores"][("unprivileged", "test_neuron")] == 2.0, attacked["problems"]
+    assert attacked["scores"][("unprivileged", "test_neuron")] == 1.0, attacked["problems"]
 
 
 def test_the_run_leaves_no_process_behind(attacked):

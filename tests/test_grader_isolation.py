@@ -223,7 +223,7 @@ return len(children) >= {MAX_PROCESSES + 32}
 
 
 def _full(graded, student: str) -> bool:
-    return graded["scores"].get((student, NEURONS, "test_neuron")) == 2.0
+    return graded["scores"].get((student, NEURONS, "test_neuron")) == 1.0
 
 
 def test_exit_status_is_1_with_problems(graded):
@@ -308,7 +308,7 @@ def test_control_attacks_work_without_the_sandbox(tmp_path):
     scores = {(r["student_id"], r["grade_id"]): float(r["score"])
               for r in _read_csv(tmp_path / "out" / "grades.csv")}
     assert code == 0
-    assert scores[("alice", "test_neuron")] == 2.0
+    assert scores[("alice", "test_neuron")] == 1.0
     assert scores[("net", "test_neuron")] == 0.0 and listener.accepted >= 1
     assert scores[("reader", "test_neuron")] == 0.0
 

@@ -870,7 +870,7 @@ def test_the_right_answer_gets_the_points_and_the_wrong_one_loses_them(classroom
     # beside the student folders included): exit status 0.
     assert classroom["grading_exit"] == 0, classroom["transcript"]
     assert {r["student_id"] for r in grades} == {RIGHT, WRONG}
-    assert _score(grades, RIGHT, "test_one_hot") == (3.0, 3.0)
+    assert _score(grades, RIGHT, "test_one_hot") == (2.0, 2.0)
     assert _score(grades, WRONG, "test_one_hot")[0] == 0.0
     for student in (RIGHT, WRONG):  # the rest was answered right by both
         for grade_id in ("test_neuron", "test_normalize"):
@@ -1070,15 +1070,15 @@ def test_a_weekly_assignment_goes_through_the_hub_with_its_own_due_date(classroo
     assert all(code == 0 for code in weekly["exits"].values()), weekly["exits"]
     grades = weekly["grades"]
     notebook = f"{WEEKLY}.ipynb"
-    assert _score(grades, RIGHT, "test_dense_forward") == (2.0, 2.0)
+    assert _score(grades, RIGHT, "test_dense_forward") == (1.0, 1.0)
     assert _score(grades, WRONG, "test_dense_forward")[0] == 0.0
     # Its own due date: late, so a penalty on the weekly notebook, none on the others.
     late = {(r["student_id"], r["notebook"]): float(r["score"]) for r in grades
             if r["grade_id"] == "late_penalty" and float(r["score"])}
     assert set(late) == {(RIGHT, notebook)}, late  # the wrong answer has no points to lose
-    assert -1.0 <= late[(RIGHT, notebook)] < 0  # 10 % a day, at most 50 % of 2 points
+    assert -0.5 <= late[(RIGHT, notebook)] < 0  # 10 % a day, at most 50 % of 1 point
     # The whole-course grades stay as they were.
-    assert _score(grades, RIGHT, "test_one_hot") == (3.0, 3.0)
+    assert _score(grades, RIGHT, "test_one_hot") == (2.0, 2.0)
     assert {r["notebook"] for r in grades} == {*NOTEBOOKS, notebook}
     # Each student's weekly feedback: that notebook only, their own.
     for student, other in ((RIGHT, WRONG), (WRONG, RIGHT)):
@@ -1091,7 +1091,7 @@ def test_a_weekly_assignment_goes_through_the_hub_with_its_own_due_date(classroo
     columns = rows[0][5:]
     assert columns == [f"{Path(nb).stem} (points)" for nb in sorted([*NOTEBOOKS, notebook])]
     by_login = {row[3]: dict(zip(columns, row[5:])) for row in rows[2:]}
-    assert float(by_login[RIGHT][f"{WEEKLY} (points)"]) == 2.0 + late[(RIGHT, notebook)]
+    assert float(by_login[RIGHT][f"{WEEKLY} (points)"]) == 1.0 + late[(RIGHT, notebook)]
     assert float(by_login[WRONG][f"{WEEKLY} (points)"]) == 0.0
 
 

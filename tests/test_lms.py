@@ -182,17 +182,17 @@ def test_exchange_timestamps_are_kept(tmp_path: Path):
 # --- grades out, against the importers -------------------------------------------------------
 
 GRADES = """student_id,notebook,grade_id,score,max_score
-12345,01_neurons.ipynb,test_neuron,2.0,2.0
-12345,04_data_and_preprocessing.ipynb,test_normalize,2.0,2.0
-12345,04_data_and_preprocessing.ipynb,test_one_hot,3.0,3.0
+12345,01_neurons.ipynb,test_neuron,1.0,1.0
+12345,04_data_and_preprocessing.ipynb,test_normalize,1.0,1.0
+12345,04_data_and_preprocessing.ipynb,test_one_hot,2.0,2.0
 12345,04_data_and_preprocessing.ipynb,late_penalty,-0.5,0.0
-23456,04_data_and_preprocessing.ipynb,test_normalize,2.0,2.0
-23456,04_data_and_preprocessing.ipynb,test_one_hot,0.0,3.0
+23456,04_data_and_preprocessing.ipynb,test_normalize,1.0,1.0
+23456,04_data_and_preprocessing.ipynb,test_one_hot,0.0,2.0
 """
 #: The course's own Canvas gradebook export, as Canvas writes it today: identity columns,
 #: assignment columns ``Title (id)``, then its read-only score columns.
 CANVAS_EXPORT = """Student,ID,SIS User ID,SIS Login ID,Section,01_neurons (101),04_data_and_preprocessing (104),Current Score,Unposted Current Score,Final Score
-    Points Possible,,,,,2.00,5.00,(read only),(read only),(read only)
+    Points Possible,,,,,1.00,3.00,(read only),(read only),(read only)
 "Lovelace, Ada",12345,s-1,ada,NN 2026,,,,,
 "Turing, Alan",23456,s-2,alan,NN 2026,,,,,
 "Hopper, Grace",34567,s-3,grace,NN 2026,,,,,
@@ -251,10 +251,10 @@ def test_canvas_file_from_the_course_export_imports_as_it_is(tmp_path: Path):
     # Every column is an existing assignment: no total, no new assignment.
     assert found.new_assignments == []
     assert {(a.title, a.points_possible) for a in found.assignments} == {
-        ("01_neurons", "2"), ("04_data_and_preprocessing", "5")}
+        ("01_neurons", "1"), ("04_data_and_preprocessing", "3")}
     assert found.unknown_students == []
     grades = {(name, header): grade for (name, header), grade in found.grades.items()}
-    assert grades[("Lovelace, Ada", "04_data_and_preprocessing (104)")] == "4.5"  # late: -0.5
+    assert grades[("Lovelace, Ada", "04_data_and_preprocessing (104)")] == "2.5"  # late: -0.5
     assert grades[("Turing, Alan", "01_neurons (101)")] == "0"   # not handed in
     assert grades[("Hopper, Grace", "01_neurons (101)")] == "0"  # nothing handed in
     rows = list(csv.reader(out.open()))
@@ -282,7 +282,7 @@ def test_hub_user_names_match_canvas_by_sis_login_id(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     found = lms_rules.canvas_import(out.read_text(), COURSE)
     assert found.unknown_students == []
-    assert found.grades[("Lovelace, Ada", "01_neurons (101)")] == "2"
+    assert found.grades[("Lovelace, Ada", "01_neurons (101)")] == "1"
     # Without a roster, a hub name goes in SIS Login ID (Canvas's next key after ID).
     plain = tmp_path / "plain.csv"
     assert _totals(tmp_path, "--format", "canvas", "--output", str(plain),
@@ -321,8 +321,8 @@ def test_moodle_worksheet_is_filled_and_accepted(tmp_path: Path):
     done = lms_rules.moodle_worksheet_import(out.read_text(), participants, 100.0,
                                              current={2: (10.0, 1_700_000_000)})
     assert done.accepted
-    # 6.5 of 7 points (a late penalty of 0.5), 2 of 7, nothing handed in: 0.
-    assert done.updated == {1: 92.86, 2: 28.57, 3: 0.0}
+    # 3.5 of 4 points (a late penalty of 0.5), 1 of 4, nothing handed in: 0.
+    assert done.updated == {1: 87.5, 2: 25.0, 3: 0.0}
     rows = list(csv.DictReader(out.open()))
     assert [r["Full name"] for r in rows] == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
     assert rows[0]["Status"] == "Submitted for grading"  # every other column as downloaded
@@ -369,7 +369,7 @@ def test_moodle_gradebook_file_is_keyed_by_email(tmp_path: Path):
     ok, grades, error = lms_rules.moodle_gradebook_import(
         out.read_text(), users, "Email address", "useremail", {"Total (%)": "assignment"})
     assert ok, error
-    assert grades == {(1, "assignment"): "92.86", (2, "assignment"): "28.57"}
+    assert grades == {(1, "assignment"): "87.5", (2, "assignment"): "25"}
     # Keyed by the participant number instead, the import finds nobody and stops.
     ok, _, error = lms_rules.moodle_gradebook_import(
         "Identifier,Total\nParticipant 12345,5\n", users, "Identifier", "useremail",

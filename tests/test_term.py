@@ -53,7 +53,7 @@ OVERRIDES = ("student_id,notebook,grade_id,score,reason\n"
              "sent again at once\n")
 CANVAS_EXPORT = ("Student,ID,SIS User ID,SIS Login ID,Section,04_data_and_preprocessing (104),"
                  "Current Score,Final Score\n"
-                 "    Points Possible,,,,,5.00,(read only),(read only)\n"
+                 "    Points Possible,,,,,3.00,(read only),(read only)\n"
                  + "".join(f'"{name.title()}, A",{100 + i},,{name},NN,,,\n'
                            for i, name in enumerate(SUBMITTED_AT)))
 
@@ -160,7 +160,7 @@ def test_late_work_the_extension_and_the_cap(term):
     assert (late["hopper"]["days_late"], late["hopper"]["penalty_percent"]) == ("8", "50.0")
     scores = {(r["student_id"], r["grade_id"]): float(r["score"])
               for r in _rows(graded / "grades.csv")}
-    assert scores[("hopper", "late_penalty")] == -2.5  # half of 5 points
+    assert scores[("hopper", "late_penalty")] == -1.5  # half of 3 points
     assert ("grace", "late_penalty") not in scores
     page = unescape(re.sub(r"<[^>]+>", " ", (graded / "feedback" / "hopper" /
                                               NB.replace(".ipynb", ".html")).read_text()))
@@ -179,7 +179,7 @@ def test_overrides_are_applied_last_and_recorded(term):
     applied = {(r["student_id"], r["grade_id"]): r for r in
                _rows(graded / "overrides_applied.csv")}
     assert applied[("ada", "test_one_hot")]["old_score"] == "0.0"
-    assert applied[("alan", "late_penalty")]["old_score"] == "-1.0"  # 20% of 5
+    assert applied[("alan", "late_penalty")]["old_score"] == "-0.6"  # 20% of 3
     assert "labels shifted by one" in applied[("ada", "test_one_hot")]["reason"]
     page = (graded / "feedback" / "ada" / NB.replace(".ipynb", ".html")).read_text()
     assert "from 0 to 1.5: right idea" in unescape(page)
@@ -194,7 +194,7 @@ def test_the_gradebook_file_carries_the_terms_scores(term):
     found = lms_rules.canvas_import((term["course"] / "canvas.csv").read_text(), course)
     assert found.new_assignments == [] and found.unknown_students == []
     got = {name.split(",")[0].lower(): grade for (name, _), grade in found.grades.items()}
-    assert got == {"ada": "3.5", "alan": "5", "grace": "5", "hopper": "2.5"}
+    assert got == {"ada": "2.5", "alan": "3", "grace": "3", "hopper": "1.5"}
 
 
 def test_the_class_report(term):
@@ -226,11 +226,11 @@ def test_an_override_outside_the_cells_points_is_refused(tmp_path):
 
     (tmp_path / "autograded.csv").write_text(
         "student_id,notebook,grade_id,score,max_score\nada,04_data_and_preprocessing.ipynb,"
-        "test_one_hot,0.0,3.0\n")
+        "test_one_hot,0.0,2.0\n")
     overrides = tmp_path / "o.csv"
     overrides.write_text("student_id,notebook,grade_id,score,reason\n"
                          "ada,04_data_and_preprocessing,test_one_hot,4,too many\n")
-    with pytest.raises(TermError, match="outside 0 to 3"):
+    with pytest.raises(TermError, match="outside 0 to 2"):
         finalize(tmp_path, Term(overrides=str(overrides)), [NB],
                  cell_points(ROOT / "solutions"))
 

@@ -330,6 +330,69 @@ def _gradient_step_drawn(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _largest_stable_rate_reference(x: np.ndarray, y: np.ndarray) -> float:
+    """The largest learning rate at which gradient descent on the mean squared error of
+    ``w * x + b`` does not diverge.
+
+    The loss L(w, b) = mean((w x + b - y)^2) is quadratic, with the same Hessian everywhere:
+    H = 2/n [[sum x^2, sum x], [sum x, n]]. A step moves the error along each eigenvector of H
+    by the factor (1 - rate * eigenvalue); it shrinks for every eigenvector exactly when
+    rate < 2 / the largest eigenvalue, and the one along the steepest direction grows past
+    it. The limit does not depend on ``y``.
+    """
+    column = np.asarray(x, dtype=float).reshape(len(x), -1)[:, 0]
+    n = len(column)
+    hessian = 2.0 / n * np.array([[np.sum(column * column), np.sum(column)],
+                                  [np.sum(column), float(n)]])
+    return 2.0 / float(np.linalg.eigvalsh(hessian).max())
+
+
+def _stable_rate_case(x: Any, y: Any, visible: bool = False, call: str = "") -> Case:
+    x = np.asarray(x, dtype=float).reshape(-1, 1)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if visible and not call:
+        call = (f"largest_stable_rate(x, y) on {len(y)} points with x from "
+                f"{x.min():.3g} to {x.max():.3g}")
+    return Case((x, y), _largest_stable_rate_reference(x.copy(), y.copy()), visible=visible,
+                call=call)
+
+
+def _notebook_line() -> tuple[np.ndarray, np.ndarray]:
+    """Notebook 6's 40 points near y = 2x - 1 (its cell 06-04 draws them the same way)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 4, size=(40, 1))
+    return x, 2 * x[:, 0] - 1 + rng.normal(0, 0.5, size=40)
+
+
+def _stable_rate_fixed() -> list[Case]:
+    rng = np.random.default_rng(6)
+    small = rng.uniform(0.0, 0.5, size=(12, 1))           # the bias's direction is the steepest
+    large = rng.uniform(60.0, 140.0, size=(20, 1))        # x around 100: a limit near 1e-4
+    negative = rng.uniform(-30.0, -10.0, size=(15, 1))
+    return [
+        # The notebook's own line: about 0.146 (Keras's SGD blew up between 0.14 and 0.15).
+        _stable_rate_case(*_notebook_line(), visible=True,
+                          call="largest_stable_rate(x_line, y_line)"),
+        _stable_rate_case(small, 3 * small[:, 0] + 1 + rng.normal(0, 0.1, 12), visible=True),
+        _stable_rate_case(large, 0.5 * large[:, 0] - 20 + rng.normal(0, 2, 20), visible=True),
+        _stable_rate_case(negative, -negative[:, 0] + rng.normal(0, 1, 15)),
+        _stable_rate_case([[1.0], [3.0]], [2.0, -1.0]),   # two examples
+    ]
+
+
+def _stable_rate_drawn(rng: np.random.Generator) -> list[Case]:
+    """Lines of 12 to 50 points whose x spans a size drawn from 0.03 to 50 (at most about
+    150 away from 0, as the visible cases' largest), so the limit ranges from about 1 down to
+    about 1e-4: no one number fits them all."""
+    cases = []
+    for n, low, high in ((12, -1.5, 0.0), (30, 0.0, 1.0), (50, 1.0, 1.7)):
+        scale = 10 ** rng.uniform(low, high)
+        x = scale * (rng.uniform(-1.0, 2.0) + rng.uniform(0.0, 1.0, size=(n, 1)))
+        y = rng.normal(0, 3) * x[:, 0] / scale + rng.normal() + rng.normal(0, 0.3, n)
+        cases.append(_stable_rate_case(x, y))
+    return cases
+
+
 # --- 07 training -----------------------------------------------------------------------------
 
 def _steps_per_epoch_reference(num_examples: int, batch_size: int) -> int:
@@ -349,6 +412,76 @@ def _steps_fixed() -> list[Case]:
 def _steps_drawn(rng: np.random.Generator) -> list[Case]:
     return [_steps_case(int(n), int(b)) for n, b in
             zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))]
+
+
+def _early_stopping_reference(val_losses: list[float], patience: int) -> tuple[int, int]:
+    """``(epochs run, epoch restored)``, both counted from 1, of
+    ``keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+    restore_best_weights=True)`` on a run whose validation losses would be ``val_losses``.
+
+    Keras 3.15's ``on_epoch_end`` step for step: the first epoch is the best so far; every
+    epoch adds one to ``wait``; a loss strictly below the best (min_delta 0, compared as
+    float32, as ``keras.ops.less`` does) becomes the best and sets ``wait`` back to 0;
+    otherwise training stops once ``wait >= patience`` (never on the first epoch). At the end
+    Keras 3 restores the best epoch's weights whether or not it stopped early. A first loss of
+    nan is the best and nothing beats it afterwards (nan compares False), as in Keras.
+    tests/test_early_stopping_reference.py runs the real callback against this.
+    """
+    best: np.float32 | None = None
+    best_epoch, wait = 0, 0
+    for epoch, value in enumerate(val_losses):
+        current = np.float32(value)
+        wait += 1
+        if best is None or bool(current < best):
+            best, best_epoch, wait = current, epoch, 0
+            continue
+        if wait >= patience and epoch > 0:
+            return epoch + 1, best_epoch + 1
+    return len(val_losses), best_epoch + 1
+
+
+def _early_stopping_case(val_losses: Any, patience: int, visible: bool = False) -> Case:
+    # Losses of at most 3 decimals: two of them that differ, differ in float32 too, so
+    # comparing them as Python floats (the learner) or as float32 (Keras) agrees.
+    losses = [round(float(v), 3) for v in val_losses]
+    call = f"early_stopping_epochs({losses}, patience={int(patience)})" if visible else ""
+    return Case((losses, int(patience)), _early_stopping_reference(losses, patience),
+                visible=visible, call=call)
+
+
+def _early_stopping_fixed() -> list[Case]:
+    return [
+        # The lowest loss at epoch 3, then three epochs without a lower one: stop after 6.
+        _early_stopping_case([0.9, 0.7, 0.6, 0.65, 0.62, 0.61, 0.72, 0.8], 3, visible=True),
+        # Ties with the best are not improvements: stop after 4, keep epoch 2.
+        _early_stopping_case([0.5, 0.4, 0.4, 0.4, 0.3], 2, visible=True),
+        # Never stops early: all 5 epochs run, and the best (epoch 4) is still restored.
+        _early_stopping_case([1.0, 0.9, 0.95, 0.85, 0.88], 3, visible=True),
+        # The lowest loss on the last epoch.
+        _early_stopping_case([0.8, 0.7, 0.6], 1, visible=True),
+        # The first epoch is the best: stop after 1 + patience, restore epoch 1.
+        _early_stopping_case([0.3, 0.4, 0.5, 0.6, 0.7, 0.8], 2),
+        # A tie with the first epoch, then a long plateau.
+        _early_stopping_case([0.5, 0.5, 0.45, 0.45, 0.45, 0.45, 0.45, 0.44, 0.3], 4),
+        _early_stopping_case([0.5], 2),                                   # one epoch
+        _early_stopping_case([0.6, 0.5, 0.55, 0.5, 0.49, 0.6, 0.61, 0.62, 0.63, 0.64], 5),
+    ]
+
+
+def _early_stopping_drawn(rng: np.random.Generator) -> list[Case]:
+    """Validation losses as walks of rounded steps (ties and plateaus come often), a walk
+    that falls to its end, and one whose best epoch is the first; patience 1 to 5."""
+    cases = []
+    for _ in range(4):
+        epochs = int(rng.integers(5, 31))
+        steps = rng.choice([-0.02, -0.01, 0.0, 0.0, 0.01, 0.02], size=epochs - 1)
+        walk = np.round(0.5 + np.concatenate([[0.0], np.cumsum(steps)]), 2)
+        cases.append(_early_stopping_case(walk, int(rng.integers(1, 6))))
+    falling = np.round(np.sort(rng.uniform(0.1, 0.9, size=int(rng.integers(3, 15))))[::-1], 3)
+    cases.append(_early_stopping_case(falling, int(rng.integers(1, 6))))
+    rising = np.round(np.sort(rng.uniform(0.1, 0.9, size=int(rng.integers(3, 15)))), 3)
+    cases.append(_early_stopping_case(rising, int(rng.integers(1, 6))))
+    return cases
 
 
 # --- 08 evaluating ---------------------------------------------------------------------------
@@ -504,7 +637,9 @@ KEYS: dict[str, Key] = {
     "one_hot": Key(_one_hot_fixed, _one_hot_drawn),
     "cross_entropy": Key(_cross_entropy_fixed, _cross_entropy_drawn),
     "gradient_step": Key(_gradient_step_fixed, _gradient_step_drawn),
+    "largest_stable_rate": Key(_stable_rate_fixed, _stable_rate_drawn),
     "steps_per_epoch": Key(_steps_fixed, _steps_drawn),
+    "early_stopping_epochs": Key(_early_stopping_fixed, _early_stopping_drawn),
     "accuracy": Key(_accuracy_fixed, _accuracy_drawn),
     "predict_digit": Key(_none, _none_drawn),
     "dataset_megabytes": Key(_megabytes_fixed, _megabytes_drawn),
