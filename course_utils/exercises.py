@@ -92,6 +92,10 @@ class Exercise:
     hint: str
     #: The one line a learner reads when the check passes.
     success: str
+    #: Whether a wrong answer's message ends with ``hint``. An exercise whose point is a decision
+    #: (a floor under the log, a rate, what counts as an improvement) keeps its hint for
+    #: ``checks.hint``, one step at a time, so that one wrong try does not hand the decision over.
+    hint_with_failure: bool = True
 
     def visible_cases(self) -> list[Case]:
         """The cases the visible check runs, read afresh from the stored file (new arrays on
@@ -150,7 +154,8 @@ def judge(exercise: Exercise, function: Callable[..., Any], cases: list[Case]) -
         problem = (_returned_nothing(got, exercise.name, function)
                    or exercise.compare(got, case, passed))
         if problem:
-            raise Incorrect(f"{call_text}: {problem}\nHint: {exercise.hint}")
+            raise Incorrect(f"{call_text}: {problem}"
+                            + (f"\nHint: {exercise.hint}" if exercise.hint_with_failure else ""))
     return len(cases)
 
 
@@ -458,7 +463,8 @@ CROSS_ENTROPY = Exercise(
          "where its label is 1), then average over the batch. Keep the log away from 0: "
          "a probability of 0 must give a large finite loss, not inf.",
     success="cross_entropy gives the mean loss of a batch, finite even for a probability of "
-            "0, as Keras's loss does.")
+            "0, as Keras's loss does.",
+    hint_with_failure=False)
 
 
 # --- 06 gradient descent ---------------------------------------------------------------------
@@ -578,7 +584,8 @@ LARGEST_STABLE_RATE = Exercise(
          "exceeds 2 / the largest eigenvalue of the Hessian (np.linalg.eigvalsh gives the "
          "eigenvalues); a careful sweep lands just below the same number.",
     success="largest_stable_rate finds the edge past which gradient descent diverges, "
-            "whatever the size of x.")
+            "whatever the size of x.",
+    hint_with_failure=False)
 
 
 # --- 07 training -----------------------------------------------------------------------------
@@ -639,7 +646,8 @@ EARLY_STOPPING_EPOCHS = Exercise(
          "epochs have passed without one; if that never happens, all epochs run. Either way "
          "Keras 3 restores the best epoch. Count epochs from 1.",
     success="early_stopping_epochs says when EarlyStopping stops and which epoch it restores, "
-            "ties and full runs included.")
+            "ties and full runs included.",
+    hint_with_failure=False)
 
 
 # --- 08 evaluating ---------------------------------------------------------------------------

@@ -231,3 +231,23 @@ def test_outcomes_render_as_a_short_message_in_ipython():
         text = "\n".join(error._render_traceback_())
     assert "learner_code" in text and "NameError" in text
     assert "course_utils/checks.py" not in text and "course_utils/exercises.py" not in text
+
+
+@pytest.mark.parametrize("exercise", ["cross_entropy", "largest_stable_rate",
+                                      "early_stopping_epochs"])
+def test_a_decision_is_not_handed_over_by_one_wrong_try(exercise):
+    """A wrong answer to a decision exercise says what is wrong and where the hints are, but
+    not the last hint (the decision itself); transcription exercises keep it."""
+    from course_utils import hints
+
+    def wrong(*args, **kwargs):
+        return -1.0
+
+    with pytest.raises(checks.Incorrect) as raised:
+        getattr(checks, f"check_{exercise}")(wrong)
+    message = str(raised.value)
+    assert "Hint:" not in message and f"checks.hint({exercise!r})" in message
+    assert exercises.EXERCISES[exercise].hint not in message
+    assert hints.all_hints(exercise)[-1].lower() == exercises.EXERCISES[exercise].hint.lower()
+    with pytest.raises(checks.Incorrect, match="Hint:"):
+        checks.check_relu(wrong)
