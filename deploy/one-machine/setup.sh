@@ -97,10 +97,15 @@ check_course_exchange
 
 # --- system packages -------------------------------------------------------------------------
 if [ "$SKIP_PACKAGES" != 1 ]; then
-  say "system packages: python3-venv, nodejs, npm, bubblewrap, openssl"
+  packages="python3-venv python3-pip bubblewrap openssl"
+  # Node and npm only if npm is missing: NodeSource's nodejs package brings its own npm and
+  # conflicts with Debian's, so asking apt for both would fail on such a machine.
+  command -v npm >/dev/null || packages="$packages nodejs npm"
+  say "system packages: $packages"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq python3-venv python3-pip nodejs npm bubblewrap openssl >/dev/null
+  # shellcheck disable=SC2086 # one word per package
+  apt-get install -y -qq $packages >/dev/null
   command -v configurable-http-proxy >/dev/null || npm install -g --silent configurable-http-proxy
 fi
 for tool in bwrap configurable-http-proxy openssl useradd chpasswd; do
