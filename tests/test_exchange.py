@@ -332,3 +332,58 @@ def test_the_nbgrader_command_uses_it(site):
     assert not anything_of(site["course"], "SECRET")
     assert collected(site["course"])[f"{ME}/{ASSIGNMENT}/01_neurons.ipynb"] == \
         f"answered by {ME} at {STAMP}"
+
+
+# --- attacks (security review of OwnedExchangeCollect) ---------------------------------------
+
+def _second_student(inbound: Path) -> Path:
+    """Another student's good submission, collected after mine (names sort after root)."""
+    return submission(inbound, OTHER.pw_name, STAMP, "zz", owner=OTHER,
+                      text="OTHER STUDENT'S WORK")
+
+
+@ROOT_ONLY
+def test_a_deep_tree_of_long_names_does_not_stop_the_collect_of_the_class(site):
+    """Within max_depth, 20 folders of 250-character names make a destination path longer
+    than PATH_MAX: the copy's os.mkdir/open by full path fail with ENAMETOOLONG, which is no
+    ``Refused``, and the whole collect stopped, the next student not collected."""
+    inbound = site["inbound"]
+    mine = submission(inbound, ME, STAMP, "deep")
+    fd = os.open(mine, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(20):
+            os.mkdir("d" * 250, dir_fd=fd)
+            child = os.open("d" * 250, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        with open(os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as out:
+            out.write("deep")
+    finally:
+        os.close(fd)
+    _second_student(inbound)
+    collect = collector(site["course"], site["exchange"])
+    collect.start()
+    assert anything_of(site["course"], "OTHER STUDENT'S WORK")
+    assert [name for name, _ in collect.refused] == [mine.name]
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("content", [b"not a time at all", b"\xff\xfe\x00garbage", None])
+def test_a_students_own_timestamp_file_does_not_stop_the_next_collect(site, content):
+    """timestamp.txt is the student's file, copied as it is. On the next collect
+    (``--update``), nbgrader's get_existing_timestamp reads it from submitted/: a time that
+    does not parse calls ``self.fail`` (ExchangeError), bytes that are not UTF-8 raise
+    UnicodeDecodeError, a folder named timestamp.txt raises IsADirectoryError: each stopped
+    the collect of the whole class, the students after this one not collected."""
+    inbound = site["inbound"]
+    mine = submission(inbound, ME, STAMP, "first")
+    (mine / "timestamp.txt").unlink()
+    if content is None:
+        (mine / "timestamp.txt").mkdir()
+    else:
+        (mine / "timestamp.txt").write_bytes(content)
+    collector(site["course"], site["exchange"]).start()
+    submission(inbound, ME, LATER, "second")
+    _second_student(inbound)
+    collector(site["course"], site["exchange"], update=True).start()
+    assert anything_of(site["course"], "OTHER STUDENT'S WORK")

@@ -177,7 +177,7 @@ class OwnedExchangeCollect(ExchangeCollect):
         for record in records:
             updating = False
             if os.path.isdir(dest_path):
-                existing = self.coursedir.get_existing_timestamp(dest_path)
+                existing = self._existing_timestamp(dest_path)
                 new = record['timestamp']
                 if self.update and (existing is None or new > existing):
                     updating = True
@@ -196,7 +196,27 @@ class OwnedExchangeCollect(ExchangeCollect):
             except Refused as why:
                 self._refuse(inbound, record['filename'], str(why))
                 continue
+            except OSError as error:
+                # The copy failed on the grader's side (a destination path over PATH_MAX
+                # made of the student's long names, say): this submission is not collected,
+                # the class goes on; it is left in inbound, not set aside.
+                why = f"the copy failed ({error.strerror or error})"
+                self.refused.append((record['filename'], why))
+                self.log.error("Not collected: %r in %s: %s", record['filename'],
+                               self.inbound_path, why)
+                continue
             return
+
+    def _existing_timestamp(self, dest_path: str):
+        """nbgrader's ``get_existing_timestamp``, but a timestamp.txt the student made
+        unreadable (not a time, not UTF-8, a folder) reads as no time instead of stopping
+        the collect of the whole class."""
+        try:
+            return self.coursedir.get_existing_timestamp(dest_path)
+        except Exception as error:  # noqa: BLE001 - the student's file: never fatal
+            self.log.warning("Unreadable timestamp.txt in %s (%s): taken as no time",
+                             dest_path, type(error).__name__)
+            return None
 
     def _take(self, inbound: int, record: dict, student: str, dest_path: str,
               updating: bool) -> None:
