@@ -387,3 +387,68 @@ def test_a_students_own_timestamp_file_does_not_stop_the_next_collect(site, cont
     _second_student(inbound)
     collector(site["course"], site["exchange"], update=True).start()
     assert anything_of(site["course"], "OTHER STUDENT'S WORK")
+
+
+def _as_user(user: pwd.struct_passwd, work) -> int:
+    """Run ``work()`` in a child process as ``user`` (an instructor who is not root);
+    return its exit status: 0 when it returned, 1 when it raised."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            work()
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported by the exit status
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@ROOT_ONLY
+def test_a_read_only_folder_in_a_submission_does_not_stop_the_next_collect(tmp_path):
+    """A student's folder of mode 0500 is collected with that mode; the instructor (not
+    root) cannot then delete what is in it, so the next ``collect --update`` failed in
+    shutil.rmtree(dest) with PermissionError, stopping the collect of the whole class (and a
+    refused copy left its .collecting-* folder behind)."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        site = {"course": base / "course", "exchange": base / "exchange"}
+        inbound = site["exchange"] / COURSE / "inbound"
+        inbound.mkdir(parents=True)
+        site["course"].mkdir()
+        first = submission(inbound, OTHER.pw_name, STAMP, "first", text="FIRST")
+        (first / "ro").mkdir()
+        (first / "ro" / "kept.txt").write_text("read only folder")
+        os.chmod(first / "ro", 0o500)
+        for path in (base, *base.rglob("*")):
+            os.chown(path, OTHER.pw_uid, OTHER.pw_gid, follow_symlinks=False)
+        import course_grading.lms  # noqa: F401 - the child may not read the environment
+        import nbgrader.api  # noqa: F401
+
+        first_collect = collector(site["course"], site["exchange"])
+        with nbgrader.api.Gradebook(first_collect.coursedir.db_url, COURSE):
+            pass  # made here: making it runs alembic, which the child may not reach
+        for path in (base, *base.rglob("*")):
+            os.chown(path, OTHER.pw_uid, OTHER.pw_gid, follow_symlinks=False)
+        assert _as_user(OTHER, first_collect.start) == 0
+        second = submission(inbound, OTHER.pw_name, LATER, "second", owner=OTHER,
+                            text="SECOND")
+        assert second.is_dir()
+        status = _as_user(OTHER, collector(site["course"], site["exchange"], update=True).start)
+        assert status == 0
+        assert collected(site["course"])[f"{OTHER.pw_name}/{ASSIGNMENT}/01_neurons.ipynb"] \
+            == "SECOND"
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(base)], check=False)
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)

@@ -77,6 +77,21 @@ def _user(uid: int) -> str:
         return str(uid)
 
 
+def _remove_tree(path: str) -> None:
+    """``shutil.rmtree``, first giving the owner rwx on every folder (a submission collected
+    before folders kept the instructor's write bit may hold a 0500 folder)."""
+    if not os.path.lexists(path):
+        return
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | 0o700)
+        for top, folders, _ in os.walk(path):
+            for name in folders:
+                inner = os.path.join(top, name)
+                if not os.path.islink(inner):
+                    os.chmod(inner, stat.S_IMODE(os.lstat(inner).st_mode) | 0o700)
+    shutil.rmtree(path)
+
+
 class OwnedExchangeCollect(ExchangeCollect):
     """nbgrader's ``ExchangeCollect``, copying only what the named student made (see the
     module's docstring). Configured as ``c.ExchangeFactory.collect =
@@ -256,10 +271,13 @@ class OwnedExchangeCollect(ExchangeCollect):
                     "Updating" if updating else "Collecting", student,
                     self.coursedir.assignment_id))
                 if updating:
-                    shutil.rmtree(dest_path)
+                    _remove_tree(dest_path)
                 os.rename(partial, dest_path)
             except BaseException:
-                shutil.rmtree(partial, ignore_errors=True)
+                try:
+                    _remove_tree(partial)
+                except OSError:
+                    pass
                 raise
         finally:
             os.close(folder)
@@ -357,6 +375,10 @@ class OwnedExchangeCollect(ExchangeCollect):
         """The source's permission bits (never set-id) and times, as copytree keeps them;
         group read and write added in a group-shared course directory, as nbgrader does."""
         mode = stat.S_IMODE(found.st_mode) & 0o777
+        if directory:
+            # The instructor keeps write on every collected folder: a student's 0500 folder
+            # copied as 0500 could not be emptied, and the next --update failed in rmtree.
+            mode |= 0o700
         if self.coursedir.groupshared:
             mode |= 0o2770 if directory else 0o660
         os.chmod(target, mode)
