@@ -171,3 +171,27 @@ def test_nbgrader_is_configured_to_skip_exactly_that_tag():
     assert config.Execute.skip_cells_with_tag == SKIP_WHEN_GRADING
     assert config.Autograde.sanitize_preprocessors[-1] == \
         "course_grading.preprocessors.SkipDemonstrations"
+
+
+def test_malformed_tags_neither_crash_the_rule_nor_skip_a_test_cell():
+    """A submission's cell ``tags`` that is no list (a string, null, a number, an object),
+    on a cell whose source is a master's demonstration: mark_demonstrations crashed
+    (``'str' object has no attribute 'append'``), so nbgrader could not grade the notebook;
+    a string tag holding the skip tag was split into letters. Every such cell ends with a
+    list of tags, the skip tag only where the master decides, never on a test cell."""
+    sources = demonstration_sources(_demo_master())
+    demo_source = "history = train(epochs=5)   # an experiment"
+    for bad in ("foo", "", None, 0, 5, {"skip-when-grading": 1}, SKIP_WHEN_GRADING):
+        submission = nbformat.v4.new_notebook()
+        demo = nbformat.v4.new_code_cell(demo_source)
+        demo.metadata["tags"] = bad
+        other = nbformat.v4.new_code_cell("x = 1")
+        other.metadata["tags"] = bad
+        test_cell = _graded_cell("assert f(1) == 2", "test_f")
+        test_cell.metadata["tags"] = bad
+        submission.cells = [demo, other, test_cell]
+        assert mark_demonstrations(submission, sources) == 1, bad
+        assert demo.metadata["tags"] == (["foo"] if bad == "foo" else []) + [SKIP_WHEN_GRADING]
+        for cell in (other, test_cell):
+            assert isinstance(cell.metadata["tags"], list), bad
+            assert SKIP_WHEN_GRADING not in cell.metadata["tags"], bad

@@ -170,8 +170,15 @@ def mark_demonstrations(nb: Any, sources: set[str]) -> int:
     """
     skipped = 0
     for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags")
-        if tags and SKIP_WHEN_GRADING in tags:
+        metadata = cell.get("metadata", {})
+        if "tags" in metadata:
+            # Tags that are no list (a string, null, a number: the submission's JSON) are
+            # made one, so neither this rule nor nbclient's ``in`` test can be fooled by them.
+            tags = metadata["tags"]
+            if isinstance(tags, str):
+                tags = [tags] if tags else []
+            elif not isinstance(tags, list):
+                tags = []
             cell.metadata["tags"] = [tag for tag in tags if tag != SKIP_WHEN_GRADING]
         if (cell.get("cell_type") != "code" or utils.is_grade(cell)
                 or utils.is_solution(cell) or _normal(cell.source) not in sources):
