@@ -99,11 +99,13 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
     "early_stopping_epochs": (
         "Replay the callback by hand: after each epoch, in order, it looks at that epoch's "
         "validation loss, remembers the best one so far (and its epoch), and counts the "
-        "epochs since the best changed. Work the first example of the check out on paper.",
+        "epochs since the best changed. Work one out on paper: [0.9, 0.7, 0.6, 0.65, 0.62, "
+        "0.61, 0.72, 0.8] with patience 3 gives (6, 3): the best is epoch 3, and epochs 4, 5 "
+        "and 6 bring nothing lower.",
         "One loop over enumerate(val_losses) does it, keeping three things: the best loss so "
         "far, its epoch, and how many epochs have gone by since. Two cases need a decision: "
-        "a loss exactly equal to the best (see min_delta in help(keras.callbacks."
-        "EarlyStopping)), and a run that never loses patience (what is restored then?)."),
+        "a loss exactly equal to the best (try the callback on a list with a tie: the text "
+        "shows how), and a run that never loses patience (what is restored then?)."),
     "fit_call": (
         "model.fit takes the training data first, then settings by name: how many epochs to "
         "train, which data to validate on after each epoch, and how much to print.",
