@@ -12,6 +12,7 @@ and ``copy_files``) with the swap between them, after ``lms inbound``'s check.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import pwd
@@ -25,8 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOYED = ROOT / "deploy" / "one-machine" / "course_nbgrader_config.py"
 ASSIGNMENT = "nn_python"
 COURSE = "nn_python"
-STAMP = "2026-12-01 10:00:00.000000 UTC"
-LATER = "2026-12-01 11:00:00.000000 UTC"
+#: Submission times as nbgrader writes them. Collect takes a claimed time only if it is not
+#: earlier than the files' change time (see test_a_late_submission_cannot_claim_an_earlier_time),
+#: so the submissions made here claim times after the test run; PAST is a forged, earlier one.
+_SOON = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+STAMP = _SOON.strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC"
+LATER = (_SOON + datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC"
+PAST = "2026-12-01 10:00:00.000000 UTC"
 ME = pwd.getpwuid(os.getuid()).pw_name
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="makes files owned by other users")
 
@@ -452,3 +458,24 @@ def test_a_read_only_folder_in_a_submission_does_not_stop_the_next_collect(tmp_p
         import shutil
 
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_late_submission_cannot_claim_an_earlier_time(site):
+    """The submission's time is the student's word twice: the inbound name
+    (``me+nn_python+<time>+x``, which ``--before-duedate`` and ``--update`` read) and
+    ``timestamp.txt`` (which ``lms collect``'s ``submitted_at`` and the late policy read). A
+    student submitting after the due date names their folder, and writes timestamp.txt, with a
+    time before it: collect copies it as it is, and no late penalty applies. What the student
+    cannot choose is the change time (ctime) of the files collect opens: a claimed time far
+    earlier than the latest ctime is a forged one, and the collected time must not be earlier
+    than that (a few minutes' slack for nbgrader submit's own copy)."""
+    inbound = site["inbound"]
+    forged = submission(inbound, ME, PAST, "late")  # made now, after the time it claims
+    changed = max(p.lstat().st_ctime for p in (forged, *forged.rglob("*")))
+    collector(site["course"], site["exchange"]).start()
+    stamp = (site["course"] / "submitted" / ME / ASSIGNMENT / "timestamp.txt").read_text()
+    from nbgrader.utils import parse_utc
+
+    claimed = parse_utc(stamp.strip())
+    made = datetime.datetime.fromtimestamp(changed, datetime.timezone.utc).replace(tzinfo=None)
+    assert claimed >= made - datetime.timedelta(minutes=5), (stamp, made)

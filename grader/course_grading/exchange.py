@@ -38,6 +38,7 @@ course_nbgrader_config.py``: ``c.ExchangeFactory.collect``); students never impo
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import os
 import pwd
@@ -54,6 +55,9 @@ _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in between the look and the open does not hang the open.
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _CHUNK = 1 << 20
+#: Seconds a submission's claimed time may precede its files' last change (nbgrader submit
+#: writes the time first, then copies the notebooks; a slow copy takes a while).
+CLAIM_SLACK = 300
 
 
 class Refused(Exception):
@@ -264,8 +268,9 @@ class OwnedExchangeCollect(ExchangeCollect):
             partial = tempfile.mkdtemp(prefix=".collecting-", dir=parent)
             try:
                 budget = {"bytes": 1000 * self.coursedir.max_dir_size,
-                          "entries": self.max_entries}
+                          "entries": self.max_entries, "changed": found.st_ctime}
                 self._copy_tree(folder, partial, uid, record['filename'], 0, budget)
+                self._date_honestly(partial, record, student, budget["changed"])
                 self._settle(partial, found, directory=True)
                 self.log.info("{} submission: {} {}".format(
                     "Updating" if updating else "Collecting", student,
@@ -322,6 +327,7 @@ class OwnedExchangeCollect(ExchangeCollect):
             return
         try:
             found = os.fstat(child)
+            budget["changed"] = max(budget["changed"], found.st_ctime)
             if found.st_uid != uid:
                 self.log.warning("Not collected: %r is %s's, not the student's", path,
                                  _user(found.st_uid))
@@ -355,6 +361,7 @@ class OwnedExchangeCollect(ExchangeCollect):
                 self.log.warning("Not collected: %r is %s's, not the student's", path,
                                  _user(found.st_uid))
                 return
+            budget["changed"] = max(budget["changed"], found.st_ctime)
             os.set_blocking(source, True)
             target = os.path.join(dest, name)
             with open(target, "xb") as out:
@@ -370,6 +377,38 @@ class OwnedExchangeCollect(ExchangeCollect):
             self._settle(target, found, directory=False)
         finally:
             os.close(source)
+
+    def _date_honestly(self, copy: str, record: dict, student: str, changed: float) -> None:
+        """Make the collected ``timestamp.txt`` no earlier than the submission's last change.
+
+        The submission's time is the student's word twice: the inbound name and the
+        ``timestamp.txt`` inside, which ``lms collect`` and the late policy read. A student
+        handing in late can write an on-time date in both. What they cannot set back is a
+        file's change time (ctime: ``utime`` moves mtime, and moves ctime to now), read here
+        from the opened files. A claimed time more than ``CLAIM_SLACK`` seconds before the
+        last change is replaced by that change's time, and said in the log.
+        """
+        made = datetime.datetime.fromtimestamp(changed, datetime.timezone.utc).replace(
+            tzinfo=None)
+        claims = [record['timestamp']]
+        stamp_file = os.path.join(copy, "timestamp.txt")
+        try:
+            with open(stamp_file, encoding="utf-8") as handle:
+                claims.append(parse_utc(handle.read().strip()))
+        except (OSError, ValueError, TypeError, UnicodeDecodeError):
+            claims.append(None)  # missing or unreadable: the change time stands in
+        limit = made - datetime.timedelta(seconds=CLAIM_SLACK)
+        if all(claim is not None and claim >= limit for claim in claims):
+            return
+        self.log.warning("Submission %r of %s claims %s, but its files were last changed at "
+                         "%s: collected with the later time", record['filename'], student,
+                         ", ".join(str(claim) for claim in claims), made)
+        if os.path.lexists(stamp_file) and not os.path.isfile(stamp_file):
+            _remove_tree(stamp_file)
+        elif os.path.lexists(stamp_file):
+            os.unlink(stamp_file)
+        with open(stamp_file, "x", encoding="utf-8") as handle:
+            handle.write(made.strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC")
 
     def _settle(self, target: str, found: os.stat_result, directory: bool) -> None:
         """The source's permission bits (never set-id) and times, as copytree keeps them;
