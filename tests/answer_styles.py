@@ -87,7 +87,10 @@ def dense_forward(x, weights, bias):
     "sigmoid": {
         "numpy": "\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n",
         "tanh": "\ndef sigmoid(x):\n    return 0.5 * (1 + np.tanh(x / 2))\n",
+        # Notebook 3 imports no Keras: a learner who uses it imports it.
         "keras_ops": '''
+import keras
+
 def sigmoid(x):
     return keras.ops.convert_to_numpy(keras.activations.sigmoid(x))
 ''',
@@ -102,6 +105,8 @@ def softmax(x):
     return exps / exps.sum(axis=-1, keepdims=True)
 ''',
         "keras_ops": '''
+import keras
+
 def softmax(x):
     return keras.ops.convert_to_numpy(keras.activations.softmax(np.asarray(x), axis=-1))
 ''',
@@ -490,7 +495,8 @@ WRONG: dict[str, dict[str, tuple[str, str]]] = {
                                 "differ"),
         "exp_over_exp": ("\ndef sigmoid(x):\n    return np.exp(-x) / (1 + np.exp(-x))\n",
                          "differ"),
-        "tensor": ("\ndef sigmoid(x):\n    return keras.activations.sigmoid(x)\n", "tensor"),
+        "tensor": ("\nimport keras\n\ndef sigmoid(x):\n    return keras.activations.sigmoid(x)\n",
+                   "tensor"),
     },
     "softmax": {
         "overflows": ("\ndef softmax(x):\n    e = np.exp(x)\n"

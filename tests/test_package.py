@@ -75,7 +75,7 @@ def test_the_learner_package_holds_no_answer_key():
                  or re.fullmatch(r"_\w+_(fixed|drawn|case)", name)]
         assert found == [], (module.__name__, found)
     assert {f.name for f in __import__("dataclasses").fields(exercises.Exercise)} == {
-        "name", "compare", "hint", "success"}
+        "name", "compare", "hint", "success", "hint_with_failure"}
     keys = [getattr(answers, name) for name in vars(answers)
             if name.endswith("_reference") or name in ("accuracy_case", "predict_digit_cases")]
     assert len(keys) >= 12
