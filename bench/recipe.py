@@ -3,7 +3,7 @@
 Usage: python bench/recipe.py {seed,fast} SEED [--quick]
 
 - seed: the seed tutorial's recipe: pixels /255 as float64 NumPy arrays, batch 32, 10 epochs.
-- fast: the course's faster recipe (notebook 10): uint8 pixels scaled by a Rescaling layer
+- fast: the course's faster recipe (notebook 11): uint8 pixels scaled by a Rescaling layer
   inside the model, batch 128, 7 epochs.
 
 ``--quick`` trains one epoch on 6,000 images (for the smoke test only).

@@ -379,7 +379,7 @@ def _free_port() -> int:
 
 def phase_binder(args: argparse.Namespace, workdir: Path) -> dict:
     """A Jupyter server and two notebook kernels at once, their memory summed."""
-    names = ("07_training.ipynb", "08_evaluating.ipynb") if not args.quick else \
+    names = ("07_training.ipynb", "09_evaluating.ipynb") if not args.quick else \
         ("01_neurons.ipynb", "02_layers.ipynb")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={_free_port()}",

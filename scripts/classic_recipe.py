@@ -45,10 +45,10 @@ model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accur
 # 4. Training: EPOCHS passes over the training set in batches of 32 (notebook 7).
 model.fit(x_train, y_train, epochs=EPOCHS, verbose=2)
 
-# 5. Evaluation on the 10,000 test images the model never trained on (notebook 8).
+# 5. Evaluation on the 10,000 test images the model never trained on (notebook 9).
 test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
 print(f"test accuracy: {test_accuracy:.4f}")
 
-# 6. Prediction: ten probabilities per image, the largest is the answer (notebook 9).
+# 6. Prediction: ten probabilities per image, the largest is the answer (notebook 10).
 predictions = model.predict(x_test[:5], verbose=0)
 print("predicted:", tf.argmax(predictions, axis=1).numpy(), "true:", y_test[:5].argmax(axis=1))

@@ -27,10 +27,10 @@ NOTEBOOKS = {
     "gradient_step": "06_gradient_descent.ipynb",
     "largest_stable_rate": "06_gradient_descent.ipynb",
     "steps_per_epoch": "07_training.ipynb",
-    "early_stopping_epochs": "07_training.ipynb",
-    "accuracy": "08_evaluating.ipynb",
-    "predict_digit": "09_predicting.ipynb",
-    "dataset_megabytes": "10_going_further.ipynb",
+    "early_stopping_epochs": "08_experiments.ipynb",
+    "accuracy": "09_evaluating.ipynb",
+    "predict_digit": "10_predicting.ipynb",
+    "dataset_megabytes": "11_going_further.ipynb",
 }
 
 RIGHT: dict[str, dict[str, str]] = {

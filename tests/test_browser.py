@@ -5,7 +5,7 @@ it with the learner's configuration (binder/learner/) on a free loopback port, a
 Debian's Chromium (/usr/bin/chromium) with Playwright. For every notebook it runs Run All and
 checks what is on the screen: rendered maths (MathJax), tables and figures, no red stderr box
 other than the check's own friendly message. Then it answers 01's exercise wrongly and rightly,
-draws a digit on 09's canvas, and opens a feedback file and the class report made by the
+draws a digit on 10's canvas, and opens a feedback file and the class report made by the
 grader.
 
 The kernels are a learner's (not grading mode), reading the MNIST sample shipped with the course
@@ -296,7 +296,7 @@ def test_every_student_notebook_runs_in_the_learners_lab(lab, page, request):
             check_run_all(name, state)
             if name.startswith("01_"):
                 answer_neuron(page, test)
-            if name.startswith("09_"):
+            if name.startswith("10_"):
                 draw_a_digit(page, test)
             close_notebook(page)  # one kernel at a time, as a learner should
     except Exception as error:
@@ -384,7 +384,7 @@ def draw_a_digit(page, test: str) -> None:
     page.mouse.move(x, box["y"] + box["height"] * 0.85, steps=12)
     page.mouse.up()
     time.sleep(1)
-    shot(page, test, "09_drawn")
+    shot(page, test, "10_drawn")
     figure = cell.locator(".jp-OutputArea-output img").first
     old_figure = figure.get_attribute("src")   # the sample 7's figure, shown beside the pad
     cell.get_by_role("button", name="Predict").click()
@@ -394,7 +394,7 @@ def draw_a_digit(page, test: str) -> None:
         """([el, old]) => Array.from(el.querySelectorAll('.jp-OutputArea-output img'))
                              .some(i => i.naturalWidth > 0 && i.src !== old)""",
         arg=[cell.element_handle(), old_figure], timeout=30_000)
-    shot(page, test, "09_predicted")
+    shot(page, test, "10_predicted")
     said = status.inner_text()
     assert re.search(r"reads your drawing as a \d", said), said
 

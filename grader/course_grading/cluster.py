@@ -10,7 +10,7 @@ What travels, and why through Dask rather than a shared filesystem:
 
 - to every worker once per run, as data scattered with ``broadcast=True``: the course
   directory made from the masters (masters and their gradebook, a few hundred kB as a tar) and
-  the reference model of notebooks 08 to 10 when the class has them (a few MB);
+  the reference model of notebooks 09 to 11 when the class has them (a few MB);
 - with each task: the student's notebook as bytes (tens of kB) and the job's names;
 - back from each task: the rows (``CellGrade``, ``Problem``, ``Flag``) as plain dicts and the
   job's output files (the feedback page, nbgrader's log, the job's standard error) as bytes,

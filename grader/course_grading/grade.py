@@ -71,6 +71,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # --- the whole class -------------------------------------------------------------------------
 
+#: The notebooks that load the model notebook 7 trains (evaluating, predicting, going further):
+#: they are graded on the grader's reference model instead.
+NOTEBOOKS_ON_THE_TRAINED_MODEL = ("09_", "10_", "11_")
+
+
 def _provide_reference_model(jobs: list[Job], work: Path) -> str | None:
     """Train the grader's reference model once for the run, for the notebooks that need it.
 
@@ -81,7 +86,7 @@ def _provide_reference_model(jobs: list[Job], work: Path) -> str | None:
     """
     if os.environ.get(REFERENCE_MODEL_ENV):
         return os.environ[REFERENCE_MODEL_ENV]
-    if not any(job.notebook.startswith(("08_", "09_", "10_")) for job in jobs):
+    if not any(job.notebook.startswith(NOTEBOOKS_ON_THE_TRAINED_MODEL) for job in jobs):
         return None
     path = work / "reference_model.keras"
     script = ("import sys; from course_utils import models; "

@@ -41,7 +41,7 @@ class Options:
     max_processes: int = sandboxing.DEFAULT_MAX_PROCESSES
     """Process cap of a sandboxed kernel."""
     reference_model: str | None = None
-    """The grader's trained reference model for this run (notebooks 08 to 10), if any."""
+    """The grader's trained reference model for this run (notebooks 09 to 11), if any."""
 
 
 def grade_job(job: Job, template: Path, work: Path, output: Path, options: Options,
