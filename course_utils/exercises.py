@@ -931,8 +931,9 @@ def judge_build_model(build_model: Callable[[], Any]) -> None:
             raise Incorrect(f"build_model(): {problem}")
         problems = model_problems(first)
         if problems:
+            # Each problem says what differs; the recipe itself is the last hint, on request.
             raise Incorrect("build_model's model is not the reference model yet:\n- "
-                            + "\n- ".join(problems) + f"\nHint: {hint}")
+                            + "\n- ".join(problems))
         second = call(build_model, name, "build_model()", (), {})
         if second is first:
             raise Incorrect("build_model() returned the same model object twice: build a "

@@ -67,12 +67,14 @@ FIRST_HINTS: dict[str, tuple[str, ...]] = {
         "keep the log away from 0 without changing the loss of any probability a model "
         "really gives (0.005 is a real prediction, 1e-12 hardly)."),
     "build_model": (
-        "The model is three layers in order: flatten each 28 × 28 image into 784 numbers, a "
-        "dense layer of 512 units with ReLU, a dense layer of 10 units with softmax (one "
-        "probability per digit).",
-        "keras.Sequential([...]) stacks layers, with keras.Input(shape=(28, 28)) first. The "
-        "function must also compile the model (loss, optimizer, metrics, as the text above "
-        "says), build a new model on every call and return it."),
+        "Translate the description one line at a time, as the tiny network was written: "
+        "what the model receives, which layer unrolls an image into a row, which layer type "
+        "has units, how many units each layer has, and which activation gives probabilities "
+        "that sum to 1.",
+        "keras.Sequential([...]) stacks layers, with keras.Input(shape=(28, 28)) first and a "
+        "Flatten layer after it. The function must also compile the model (the loss for "
+        "one-hot labels, the optimizer and the metric of the compiling section), build a new "
+        "model on every call and return it."),
     "gradient_step": (
         "Three moves: predict with the current w and b, measure each prediction's error "
         "(prediction minus target), then move w and b a little against the gradient of the "

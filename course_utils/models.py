@@ -138,14 +138,14 @@ def load_trained_model(*, verbose: bool = True) -> "keras.Model":
     return model
 
 
-def your_model(build_model: Callable[[], Any]) -> "keras.Model":
+def your_model(build_model: Callable[[], Any], *, training: bool = True) -> "keras.Model":
     """The learner's own model when their ``build_model`` passes its check, else the reference.
 
-    Why: the training notebook trains the model the learner built in notebook 5, but an
-    unfinished or wrong ``build_model`` must not stop the notebook. It is judged as notebook
-    5's check judges it (:func:`course_utils.exercises.judge_build_model`); then one line says
-    which model will train and why. The seeds are reset just before the model is built, so
-    the run repeats exactly.
+    Why: notebook 5 looks at the model the learner built, and the training notebook trains
+    it, but an unfinished or wrong ``build_model`` must not stop either notebook. It is judged
+    as notebook 5's check judges it (:func:`course_utils.exercises.judge_build_model`); then
+    one line says which model the cells below use (``training``: which model will train) and
+    why. The seeds are reset just before the model is built, so the run repeats exactly.
     """
     from course_utils import exercises
     from course_utils.setup import quiet_tensorflow, seed_everything
@@ -155,18 +155,20 @@ def your_model(build_model: Callable[[], Any]) -> "keras.Model":
         exercises.judge_build_model(build_model)
     except exercises.Outcome as outcome:
         reason = str(outcome).strip().splitlines()[0]
+        instead = "This run trains" if training else "The cells below use"
         print(f"\N{BALLOT X} Your build_model is not ready: {reason}\n"
-              f"  This run trains the course's reference model instead "
+              f"  {instead} the course's reference model instead "
               f"(models.build_reference_model(), the same network), so everything below still "
-              f"runs. Fix build_model above and run this cell again to train your own; "
-              f"checks.hint('build_model') helps.")
+              f"runs. Fix build_model above and run this cell again to "
+              f"{'train' if training else 'use'} your own; checks.hint('build_model') helps.")
         seed_everything()
         return build_reference_model()
     seed_everything()
     model = build_model()
     if not model.built:  # declared without keras.Input, as the classic tutorial does
         model.build((None, 28, 28))
-    print(f"\N{CHECK MARK} Training your own build_model(): {model.count_params():,} parameters.")
+    doing = "Training" if training else "The cells below use"
+    print(f"\N{CHECK MARK} {doing} your own build_model(): {model.count_params():,} parameters.")
     return model
 
 

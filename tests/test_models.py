@@ -70,6 +70,11 @@ def test_your_model_trains_the_learners_build_model_when_it_passes(with_input, c
     model = models.your_model(build_model)
     assert model.name == "learners_own"
     assert "Training your own build_model(): 407,050 parameters" in capsys.readouterr().out
+    # Notebook 5 only looks at the model: the line says so, and names no training.
+    model = models.your_model(build_model, training=False)
+    said = capsys.readouterr().out
+    assert model.name == "learners_own" and "Training" not in said
+    assert "The cells below use your own build_model(): 407,050 parameters" in said
 
 
 @pytest.mark.parametrize("body, reason", [
@@ -86,6 +91,9 @@ def test_your_model_falls_back_to_the_reference_and_says_why(body, reason, capsy
     said = capsys.readouterr().out
     assert reason in said and "reference model instead" in said
     assert model.name == "mnist_dense" and model.count_params() == 407_050
+    models.your_model(names["build_model"], training=False)
+    said = capsys.readouterr().out
+    assert reason in said and "The cells below use the course's reference model instead" in said
 
 
 def test_checked_history_runs_the_call_until_the_learner_writes_it(capsys):
