@@ -154,7 +154,10 @@ def your_model(build_model: Callable[[], Any], *, training: bool = True) -> "ker
     try:
         exercises.judge_build_model(build_model)
     except exercises.Outcome as outcome:
-        reason = str(outcome).strip().splitlines()[0]
+        # The whole message on one line: a first line ending in ":" heads the problems' list.
+        lines = [line.strip().removeprefix("- ") for line in str(outcome).strip().splitlines()
+                 if line.strip()]
+        reason = " ".join([lines[0], "; ".join(lines[1:])]).strip()
         instead = "This run trains" if training else "The cells below use"
         print(f"\N{BALLOT X} Your build_model is not ready: {reason}\n"
               f"  {instead} the course's reference model instead "
