@@ -192,9 +192,9 @@ def mark_demonstrations(nb: Any, sources: set[str]) -> int:
 class SkipDemonstrations(NbGraderPreprocessor):
     """Leave the master's demonstration cells out of autograding.
 
-    Why it exists: a demonstration (notebook 8's experiments and
-    overfitting runs) costs more than grading the rest of its notebook, and no mark depends on it: marks
-    come from the test cells and the grader's re-check outside the kernel. Which cells are
+    Why it exists: a demonstration (notebook 8's experiments and overfitting runs) costs more
+    than grading the rest of its notebook, and no mark depends on it: marks come from the test
+    cells and the grader's re-check outside the kernel. Which cells are
     demonstrations is read from the master in the course's ``source`` folder (tag
     ``SKIP_WHEN_GRADING``), matched by source; see :func:`mark_demonstrations`. Runs last among
     ``Autograde.sanitize_preprocessors``, after ``ClearOutput``, so its note is what the skipped
