@@ -764,7 +764,10 @@ def model_problems(model: Any, images: np.ndarray | None = None) -> list[str]:
     tutorial's style) before anything asks for its weights; then come the output shape and
     probabilities, the layers and their activations (applied to test values, never compared by
     name, so ``tf.nn.softmax`` passes), the parameter count, the loss (evaluated on known
-    values), the optimizer class and the accuracy metric. An empty list means all is right.
+    values), the optimizer class and the accuracy metric; last, what would keep a model of
+    the right shape from learning (``course_utils.model_facts``: weights that start equal,
+    frozen layers, regularizers, Dropout, Adam's step) and whether it can be rebuilt from its
+    Keras description, as the grader does. An empty list means all is right.
 
     Args:
         model: what ``build_model()`` returned.
@@ -819,7 +822,22 @@ def model_problems(model: Any, images: np.ndarray | None = None) -> list[str]:
         problems.append(f"the model has {parameters:,} parameters, expected 407,050 "
                         f"(784*512 + 512 + 512*10 + 10).")
     problems += compile_problems(model)
+    if not problems:
+        problems += _learning_problems(model, images)
     return problems
+
+
+def _learning_problems(model: Any, images: np.ndarray) -> list[str]:
+    """What keeps a model of the right shape from learning as the course's model does, and
+    whether the grader can rebuild it from its description (it judges that rebuilt model)."""
+    from course_utils import model_facts, recheck
+
+    try:
+        model_facts.rebuilt(model_facts.description(model))
+    except ValueError as error:
+        return [f"the model cannot be rebuilt from its Keras description ({str(error)[:200]}): "
+                f"{recheck.REBUILD_ADVICE}."]
+    return model_facts.problems(model_facts.facts(model, images))
 
 
 def compile_problems(model: Any) -> list[str]:
@@ -854,7 +872,9 @@ def compile_problems(model: Any) -> list[str]:
     optimizer = model.optimizer
     if not isinstance(optimizer, keras.optimizers.Adam) or \
             isinstance(optimizer, keras.optimizers.AdamW):
-        problems.append(f"the optimizer is {type(optimizer).__name__}, expected Adam.")
+        own = " (a class of your own)" if type(optimizer).__name__ == "Adam" else ""
+        problems.append(f"the optimizer is {type(optimizer).__name__}{own}, expected Keras's "
+                        f"Adam: optimizer='adam'.")
     if not problems:
         problems += _accuracy_metric_problems(model)
     return problems

@@ -9,6 +9,9 @@ in one display output. It never sees an expected value: the grader judges the re
 own process. Whatever the student's code did to this kernel can only change what is sent
 back, and the grader treats that as untrusted input.
 
+``build_model`` is answered by the model's Keras description instead; :func:`rebuild` is
+the program of the second kernel, which rebuilds that model without the student's code.
+
 It lives in the learner's package because the grading side is never importable in a kernel.
 """
 
@@ -26,6 +29,10 @@ from course_utils import plain
 MIME = "application/x-nn-python-recheck"
 #: The exercise checked by behaviour rather than by cases.
 MODEL_EXERCISE = "build_model"
+#: What to do when a model cannot be rebuilt from its description.
+REBUILD_ADVICE = ("build it from Keras's own layers, activations, loss and optimizer "
+                  "(no class, function or lambda of your own), so that it can be rebuilt "
+                  "from model.to_json() alone")
 #: Longest error text sent back for one call.
 _ERROR_CHARS = 300
 
@@ -79,30 +86,62 @@ def _load(value: Any, models: dict[str, Any]) -> Any:
 
 
 def _model(build: Callable[[], Any] | None, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """What ``build()`` made, told in plain data: weight shapes, and with the grader's weights,
-    its outputs on the grader's images, its loss on known values and its metrics."""
+    """What ``build()`` made, as its Keras description (``course_utils.model_facts``): the
+    grader rebuilds the model from it in a kernel of its own and judges that model, so nothing
+    this kernel computes about the model decides anything."""
     try:
-        import keras
+        from course_utils import model_facts
 
         model = build()  # type: ignore[misc]
+        model(arrays["model_images"][:1])  # builds a model declared without an Input
+        return {"ok": True, **model_facts.description(model),
+                "new_each_call": build() is not model}
+    except BaseException as error:  # noqa: BLE001 - every failure is an answer
+        return {"ok": False, "error": _error(error)}
+
+
+def rebuild(request: str) -> None:
+    """Rebuild a model from its Keras description alone and say what it computes.
+
+    The program of the grader's second kernel for ``build_model``: that kernel runs none of the
+    student's code, only this, on ``request`` (base64 of a plain blob: ``{"description":
+    {"config", "compile"}, "model": {arrays}}``). With the grader's weights set, it sends back
+    the model's outputs on the grader's images, its loss on known values and its metrics,
+    beside :func:`course_utils.model_facts.facts`.
+    """
+    from IPython.display import display
+
+    asked = plain.unpack(base64.b64decode(request))
+    display({MIME: base64.b64encode(plain.pack({"rebuilt": _rebuilt(
+        asked["description"], asked["model"])})).decode("ascii")}, raw=True)
+
+
+def _rebuilt(described: Mapping[str, str], arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    import keras
+
+    from course_utils import model_facts
+
+    try:
+        model = model_facts.rebuilt(dict(described))
+    except ValueError as error:
+        return {"ok": False, "error": f"the model could not be rebuilt from its Keras "
+                                      f"description ({str(error)[:300]}): {REBUILD_ADVICE}"}
+    try:
         probe = arrays["model_images"]
-        model(probe[:1])  # builds a model declared without an Input
-        shapes = [list(w.shape) for w in model.get_weights()]
-        answer: dict[str, Any] = {
-            "ok": True, "shapes": shapes,
-            "optimizer": type(getattr(model, "optimizer", None)).__name__,
-            "new_each_call": build() is not model}
-        if shapes == [[784, 512], [512], [512, 10], [10]]:
+        model(probe[:1])
+        answer: dict[str, Any] = {"ok": True, **model_facts.facts(model, probe)}
+        if answer["shapes"] == [[784, 512], [512], [512, 10], [10]]:
             model.set_weights([arrays["w1"], arrays["b1"], arrays["w2"], arrays["b2"]])
             answer["outputs"] = np.asarray(model(probe))
-            loss = model.loss
-            if isinstance(loss, str):
-                loss = keras.losses.get(loss)
-            value = loss(keras.ops.convert_to_tensor(arrays["y_true"]),
-                         keras.ops.convert_to_tensor(arrays["y_pred"]))
-            answer["loss"] = np.asarray(keras.ops.convert_to_numpy(value))
-            scores = model.evaluate(probe, arrays["y_true"], verbose=0, return_dict=True)
-            answer["metrics"] = {str(k): float(v) for k, v in scores.items()}
+            if answer["compiled"]:
+                loss = model.loss
+                if isinstance(loss, str):
+                    loss = keras.losses.get(loss)
+                value = loss(keras.ops.convert_to_tensor(arrays["y_true"]),
+                             keras.ops.convert_to_tensor(arrays["y_pred"]))
+                answer["loss"] = np.asarray(keras.ops.convert_to_numpy(value))
+                scores = model.evaluate(probe, arrays["y_true"], verbose=0, return_dict=True)
+                answer["metrics"] = {str(k): float(v) for k, v in scores.items()}
         return answer
     except BaseException as error:  # noqa: BLE001 - every failure is an answer
         return {"ok": False, "error": _error(error)}

@@ -68,6 +68,28 @@ def test_an_answer_that_lies_about_equality_is_not_confirmed(tmp_path):
     assert not verdict.ok
 
 
+#: No model at all: the kernel's side of the re-check is replaced by NumPy that computes,
+#: from the grader's own request, every fact it used to ask the kernel for (found by an attack:
+#: it earned 3/3 when the kernel described the model).
+LYING_KERNEL = """
+import course_utils.recheck as _r
+
+def _describe(build, arrays):
+    x = arrays["model_images"].reshape(len(arrays["model_images"]), -1).astype(np.float64)
+    z = np.maximum(0.0, x @ arrays["w1"] + arrays["b1"]) @ arrays["w2"] + arrays["b2"]
+    p = np.exp(z - z.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+    q = np.clip(arrays["y_pred"].astype(np.float64), 1e-7, 1 - 1e-7); q /= q.sum(-1, keepdims=True)
+    return {"ok": True, "shapes": [[784, 512], [512], [512, 10], [10]], "optimizer": "Adam",
+            "new_each_call": True, "outputs": p, "loss": -(arrays["y_true"] * np.log(q)).sum(-1),
+            "metrics": {"accuracy": float(np.mean(p.argmax(1) == arrays["y_true"].argmax(1)))}}
+
+_r._model = _describe
+
+def build_model():
+    return None
+"""
+
+
 @pytest.mark.parametrize("source, right", [
     ("def build_model():\n    model = keras.Sequential([keras.layers.Flatten(),\n"
      "        keras.layers.Dense(units=512, activation='relu'),\n"
@@ -91,7 +113,25 @@ def test_an_answer_that_lies_about_equality_is_not_confirmed(tmp_path):
      "        keras.layers.Dense(10, activation='softmax')])\n"
      "    model.compile(loss='mse', optimizer='adam', metrics=['accuracy'])\n"
      "    return model", False),
-], ids=["seed-tutorial", "functional-tf-nn", "sigmoid-output", "mse-loss"])
+    # Right outputs, but a model that cannot learn as the course's model does (frozen, all
+    # weights starting at 0): judged on the model rebuilt from its description.
+    ("def build_model():\n    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),\n"
+     "        keras.layers.Dense(512, activation='relu', kernel_initializer='zeros',"
+     " trainable=False),\n        keras.layers.Dense(10, activation='softmax')])\n"
+     "    model.compile(loss='categorical_crossentropy', optimizer='adam',"
+     " metrics=['accuracy'])\n    return model", False),
+    # SGD at a rate of 0.5 under the name Adam: Keras cannot rebuild a class of one's own.
+    ("class Adam(keras.optimizers.SGD):\n    pass\n"
+     "def build_model():\n    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),\n"
+     "        keras.layers.Dense(512, activation='relu'),\n"
+     "        keras.layers.Dense(10, activation='softmax')])\n"
+     "    model.compile(loss='categorical_crossentropy', optimizer=Adam(0.5),"
+     " metrics=['accuracy'])\n    return model", False),
+    # No model at all, and the kernel's side of the re-check replaced by a liar that reports
+    # the reference network's facts: the grader judges only a description it can rebuild.
+    (LYING_KERNEL, False),
+], ids=["seed-tutorial", "functional-tf-nn", "sigmoid-output", "mse-loss", "frozen-zero-start",
+        "sgd-named-adam", "no-model-lying-kernel"])
 def test_models_are_confirmed_by_behaviour(tmp_path, source, right):
     student, master = _submission("05_building_the_model", {"build_model": source})
     (verdict,) = verify.verify(student, master, ["build_model"], _execute)

@@ -24,10 +24,15 @@ saying whether the grader or the student's code is at fault; the grading command
 confirms nothing in that notebook.
 
 A result cannot be faked without computing it: patching the kernel changes nothing in the
-grader, and the inputs are new on every run. ``build_model`` is confirmed by behaviour: the
-grader sends secret weights and images, the kernel loads the weights into the student's model
-and returns its outputs, its loss on known values and its optimizer's class, and the grader
-checks them against a NumPy forward pass of the reference network. An exercise whose test
+grader, and the inputs are new on every run. ``build_model`` returns a model, not a
+number, so the kernel sends back only the model's Keras description (``model.to_json()``
+and its compile configuration): a second fresh, sandboxed kernel that runs none of the
+student's code rebuilds the model from it (Keras's safe mode: no lambdas, no classes of
+one's own), loads the grader's secret weights and reports its outputs on secret images,
+its loss on known values, its optimizer and what it learns with
+(``course_utils.model_facts``); the grader checks them against a NumPy forward pass of the
+reference network. A kernel that lies can only send a description, and what is judged is
+the model that description builds. An exercise whose test
 passed in the notebook but fails here loses that test cell's points, and the grader says why.
 """
 
@@ -202,36 +207,85 @@ def _cross_entropy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return -(y_true * np.log(clipped)).sum(axis=-1)
 
 
-def judge_model(answer: Any, request: dict[str, np.ndarray]) -> str | None:
-    """None when the kernel's account of ``build_model()`` matches the reference network."""
+def rebuild_model(answer: Any, request: dict[str, np.ndarray], master: Any,
+                  execute: Executor) -> Any:
+    """The model the student's kernel described, rebuilt and measured in a kernel of its own.
+
+    That kernel runs none of the student's code: only ``course_utils.recheck.rebuild`` on the
+    description (Keras's own, read in safe mode) and the grader's secret weights and images.
+    So whatever the student's kernel did, what is judged is a model Keras built from a
+    description, measured where the student's code never ran.
+
+    Raises:
+        RecheckError: the second kernel could not start (the grader's fault), or the
+            description stopped it (the student's).
+    """
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        return None
+    described = {key: answer.get(key) for key in ("config", "compile")}
+    if not all(isinstance(value, str) for value in described.values()):
+        return {"ok": False, "error": "the model's description is not text"}
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(master.metadata.get("kernelspec", {}))
+    encoded = base64.b64encode(plain.pack({"description": described, "model": request}))
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import course_utils.recheck as __nn_recheck\n"
+        f"__nn_recheck.rebuild({encoded.decode('ascii')!r})")]
+    return read_results(execute(nb)).get("rebuilt")
+
+
+def judge_model(answer: Any, rebuilt: Any, request: dict[str, np.ndarray]) -> str | None:
+    """None when ``build_model()`` is the reference network.
+
+    ``answer`` is what the student's kernel sent (whether ``build_model()`` ran, and made a new
+    model on each call); ``rebuilt`` is what :func:`rebuild_model` measured on the model
+    rebuilt from its description, against a NumPy forward pass of the reference network with
+    the same secret weights.
+    """
+    from course_utils import model_facts
+
     if not isinstance(answer, dict):
         return "no result came back"
     if not answer.get("ok"):
         return f"build_model() failed: {str(answer.get('error', ''))[:200]}"
+    if not isinstance(rebuilt, dict):
+        return "the model's description could not be checked"
+    if not rebuilt.get("ok"):
+        return str(rebuilt.get("error", "the model could not be rebuilt"))[:400]
     wanted = [[784, 512], [512], [512, 10], [10]]
-    if answer.get("shapes") != wanted:
-        return (f"the model's weights have shapes {answer.get('shapes')}, expected {wanted} "
+    if rebuilt.get("shapes") != wanted:
+        return (f"the model's weights have shapes {rebuilt.get('shapes')}, expected {wanted} "
                 f"(Flatten, Dense(512), Dense(10))")
     x = request["model_images"].reshape(len(request["model_images"]), -1).astype(np.float64)
     hidden = np.maximum(0.0, x @ request["w1"] + request["b1"])
     logits = hidden @ request["w2"] + request["b2"]
     exps = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected = exps / exps.sum(axis=1, keepdims=True)
-    outputs = answer.get("outputs")
+    outputs = rebuilt.get("outputs")
     if not isinstance(outputs, np.ndarray) or outputs.shape != expected.shape:
         return "the model's outputs on secret images have the wrong shape"
     if not np.allclose(outputs.astype(np.float64), expected, atol=1e-4):
         return ("with the grader's weights the model does not compute "
                 "softmax(relu(x W1 + b1) W2 + b2)")
-    loss = answer.get("loss")
+    try:
+        said = model_facts.problems(rebuilt)
+    except (TypeError, ValueError, KeyError, IndexError) as error:
+        said = [f"its facts could not be read ({type(error).__name__})"]
+    if said:
+        return said[0]
+    if not rebuilt.get("compiled"):
+        return "the model is not compiled"
+    loss = rebuilt.get("loss")
     want_loss = _cross_entropy(request["y_true"], request["y_pred"])
     if not isinstance(loss, np.ndarray) or not np.isclose(float(np.mean(loss)),
                                                            float(np.mean(want_loss)),
                                                            rtol=1e-3, atol=1e-4):
         return "the compiled loss is not categorical cross-entropy on probabilities"
-    if answer.get("optimizer") != "Adam":
-        return f"the optimizer is {answer.get('optimizer')}, expected Adam"
-    metrics = answer.get("metrics") or {}
+    optimizer = rebuilt.get("optimizer") or {}
+    if optimizer.get("class") != "Adam" or \
+            not str(optimizer.get("module", "")).startswith("keras."):
+        return f"the optimizer is {optimizer.get('class')}, expected Keras's Adam"
+    metrics = rebuilt.get("metrics") or {}
     accuracy = float(np.mean(expected.argmax(1) == request["y_true"].argmax(1)))
     if not isinstance(metrics, dict) or not any(
             "acc" in str(k) and isinstance(v, float) and abs(v - accuracy) < 1e-6
@@ -307,6 +361,10 @@ def verify(submitted: Any, master: Any, names: list[str], execute: Executor, *,
                                  _sendable(dict(case.kwargs), model_ref)] for case in cases]}
     request = plain.pack({"jobs": jobs, "model": model_request})
     results = read_results(execute(verification_notebook(submitted, master, request)))
+    rebuilt = None
+    if MODEL_EXERCISE in jobs and isinstance(results.get(MODEL_EXERCISE), list):
+        rebuilt = rebuild_model((results[MODEL_EXERCISE] or [None])[0], model_request,
+                                master, execute)
     verdicts = []
     for name in names:
         if name in problems:
@@ -318,7 +376,7 @@ def verify(submitted: Any, master: Any, names: list[str], execute: Executor, *,
                                                  f"notebook (is it defined in its own cell?)"))
             continue
         if name == MODEL_EXERCISE:
-            problem = judge_model(answers[0] if answers else None, model_request)
+            problem = judge_model(answers[0] if answers else None, rebuilt, model_request)
         else:
             problem = _judge_cases(name, expected[name], answers)
         verdicts.append(Verdict(name, problem is None, problem or ""))
