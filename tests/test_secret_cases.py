@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+import answer_styles
 from course_grading import answers
 from course_utils import exercises
 from course_utils.exercises import Case
@@ -163,8 +164,6 @@ def test_every_taught_experiment_passes_every_stable_rate_case(experiment, stabl
 
 
 def test_the_closed_form_styles_pass_every_stable_rate_case(stable_rate_cases):
-    import answer_styles
-
     for style in ("hessian_eigenvalue", "two_by_two_formula"):
         function = answer_styles.define(
             "largest_stable_rate", answer_styles.RIGHT["largest_stable_rate"][style])
@@ -195,11 +194,73 @@ def test_every_seed_refuses_the_quick_wrong_stable_rate_styles(style):
     """Each seed's cases, fixed and drawn, refuse the wrong styles of tests/answer_styles.py
     that answer without an experiment (those that run one are refused by the visible cases:
     tests/test_checks.py)."""
-    import answer_styles
-
     source, _ = answer_styles.WRONG["largest_stable_rate"][style]
     function = answer_styles.define("largest_stable_rate", source)
     for seed in STABLE_RATE_SEEDS:
         with pytest.raises(exercises.Incorrect):
             exercises.judge(exercises.LARGEST_STABLE_RATE, function,
                             answers.all_cases("largest_stable_rate", seed))
+
+
+# --- steps_per_epoch: rounding up, and its near misses ---------------------------------------
+
+STEPS_SEEDS = range(2000)
+
+#: Near misses of rounding up that the visible cases may let through: only the secret ones
+#: refuse them, each on every seed's drawn cases (with the last batch a single example after
+#: batches of 20,000 and more, 0.9999 short of a whole step is caught).
+STEPS_NEAR_MISSES = {
+    "int(n / b + 0.9999)": "int(num_examples / batch_size + 0.9999)",
+    "round(n / b + 0.4999)": "round(num_examples / batch_size + 0.4999)",
+}
+
+
+def _steps_source(body: str) -> str:
+    """An answer's cell: steps_per_epoch returning ``body``."""
+    return f"\ndef steps_per_epoch(num_examples, batch_size):\n    return {body}\n"
+
+
+def _drawn_steps_cases(seed: int) -> list[Case]:
+    return answers.KEYS["steps_per_epoch"].drawn(np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("style", ["ceil", "negative_floor", "add_then_floor", "divmod",
+                                   "int_of_np_ceil"])
+def test_every_seed_passes_a_right_steps_per_epoch(style):
+    function = answer_styles.define("steps_per_epoch",
+                                    answer_styles.RIGHT["steps_per_epoch"][style])
+    for seed in STEPS_SEEDS:
+        cases = answers.all_cases("steps_per_epoch", seed)
+        assert exercises.judge(exercises.STEPS_PER_EPOCH, function, cases) == len(cases)
+
+
+def _wrong_steps_styles() -> dict[str, str]:
+    wrong = {name: source for name, (source, _) in answer_styles.WRONG["steps_per_epoch"].items()}
+    return wrong | {name: _steps_source(body) for name, body in STEPS_NEAR_MISSES.items()}
+
+
+@pytest.mark.parametrize("style", _wrong_steps_styles())
+def test_every_seeds_drawn_cases_refuse_a_wrong_steps_per_epoch(style):
+    """int(n / b + 0.999) passed every case of 2,000 seeds when no drawn batch was larger
+    than 511: it is wrong only when the last batch is under a thousandth of a full one."""
+    function = answer_styles.define("steps_per_epoch", _wrong_steps_styles()[style])
+    for seed in STEPS_SEEDS:
+        with pytest.raises(exercises.Incorrect):
+            exercises.judge(exercises.STEPS_PER_EPOCH, function, _drawn_steps_cases(seed))
+
+
+def test_a_fixed_secret_case_refuses_rounding_up_from_a_hundred_thousandth():
+    function = answer_styles.define("steps_per_epoch",
+                                    _steps_source("int(num_examples / batch_size + 0.99999)"))
+    with pytest.raises(exercises.Incorrect):
+        exercises.judge(exercises.STEPS_PER_EPOCH, function,
+                        answers.fixed_cases("steps_per_epoch"))
+
+
+def test_drawn_steps_cases_reach_batches_as_large_as_the_set_and_beyond():
+    """Realistic sizes: a batch of the whole set (one step) and larger ones (still one)."""
+    cases = [case for seed in range(200) for case in _drawn_steps_cases(seed)]
+    assert all(isinstance(v, int) for case in cases for v in case.args)
+    assert any(b > n for n, b in (case.args for case in cases))
+    assert any(b >= 100_000 for _, b in (case.args for case in cases))
+    assert any(n == 60_000 and b > 30_000 for n, b in (case.args for case in cases))

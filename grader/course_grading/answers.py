@@ -443,13 +443,38 @@ def _steps_case(n: int, batch: int, visible: bool = True) -> Case:
 
 def _steps_fixed() -> list[Case]:
     return [_steps_case(60000, 32), _steps_case(100, 32), _steps_case(64, 32),
-            _steps_case(7, 100), _steps_case(1, 32, False), _steps_case(65, 32, False),
-            _steps_case(60000, 128, False), _steps_case(10000, 1, False)]
+            _steps_case(7, 100),
+            _steps_case(60000, 59999),            # a last batch of 1: int(n / b + 0.999) is 1
+            _steps_case(1, 32, False), _steps_case(65, 32, False),
+            _steps_case(60000, 128, False), _steps_case(10000, 1, False),
+            _steps_case(60000, 60000, False),     # one batch holds them all
+            _steps_case(60000, 100_000, False),   # a batch larger than the set: still a step
+            _steps_case(60000, 30000, False),     # exact: n // b + 1 is one too many
+            _steps_case(1_000_001, 1_000_000, False)]   # int(n / b + 0.99999) is 1
 
 
 def _steps_drawn(rng: np.random.Generator) -> list[Case]:
-    return [_steps_case(int(n), int(b)) for n, b in
-            zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))]
+    """Six counts up to 100,000 in batches of 1 to 511, as training uses, then sizes that
+    refuse the near misses of rounding up, which those (and the visible cases) can let
+    through: int(n / b + 0.999) is wrong only when the last batch is under a thousandth of
+    a full one, n // b + 1 and ceil(n / b + 1e-9) only when the batches divide evenly.
+
+    - a batch of any size up to twice the examples, on MNIST's 60,000 and on a count up to
+      2,000,000: some hold them all, some are larger than the set;
+    - a last batch of a single example after 1 to 20 batches of 20,000 to 2,000,000:
+      rounding up from 0.9999 short of a step (or from under half of one) is refused;
+    - an exact multiple of a batch of 1,000 to 1,000,000.
+    """
+    cases = [_steps_case(int(n), int(b)) for n, b in
+             zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))]
+    for n in (60_000, int(rng.integers(1, 2_000_001))):
+        cases.append(_steps_case(n, int(10 ** rng.uniform(0.0, np.log10(2 * n)))))
+    for _ in range(2):
+        batch = int(10 ** rng.uniform(np.log10(20_000), np.log10(2_000_000)))
+        cases.append(_steps_case(int(rng.integers(1, 21)) * batch + 1, batch))
+    batch = int(10 ** rng.uniform(3.0, 6.0))
+    cases.append(_steps_case(int(rng.integers(1, 31)) * batch, batch))
+    return cases
 
 
 def _early_stopping_reference(val_losses: list[float], patience: int) -> tuple[int, int]:
