@@ -151,6 +151,18 @@ def test_a_wrong_def_after_a_failing_statement_is_still_refused():
     assert not verdict.ok and "expected" in verdict.message, verdict.message
 
 
+def test_a_function_never_defined_in_the_recheck_is_named_with_the_first_error():
+    # The def itself depends on the notebook's example, which the re-check does not run.
+    student, master = _submission("01_neurons", {
+        "neuron": "if len(inputs) > 0:\n    def neuron(inputs, weights, bias):\n"
+                  "        return max(0.0, float(np.dot(inputs, weights)) + bias)\n"})
+    (verdict,) = verify.verify(student, master, ["neuron"], _execute)
+    assert not verdict.ok
+    assert ("neuron was not defined when your cells ran without the notebook's other cells: "
+            "NameError: name 'inputs' is not defined") in verdict.message, verdict.message
+    assert "NoneType" not in verdict.message
+
+
 def test_each_top_level_statement_of_the_students_code_runs_in_its_own_cell():
     own = ('"""A docstring,\n\n  over lines."""\n'
            "import math  # a comment\n\n"

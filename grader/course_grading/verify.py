@@ -167,6 +167,22 @@ def _statements(source: str) -> list[str]:
     return pieces
 
 
+def _first_error_cell() -> str:
+    """A cell that keeps the first error any later cell raises, as ``"Type: message"``, in
+    the kernel's globals under ``recheck.FIRST_ERROR``: when a function never got defined,
+    :func:`course_utils.recheck.run` names that error instead of calling ``None``."""
+    key = recheck.FIRST_ERROR
+    return ("def __nn_keep_first_error(result):\n"
+            "    error = result.error_before_exec or result.error_in_exec\n"
+            f"    if error is not None and {key!r} not in globals():\n"
+            "        try:\n"
+            "            text = f'{type(error).__name__}: {error}'\n"
+            "        except Exception:\n"
+            "            text = type(error).__name__\n"
+            f"        globals()[{key!r}] = text[:300]\n"
+            "get_ipython().events.register('post_run_cell', __nn_keep_first_error)")
+
+
 def verification_notebook(submitted: Any, master: Any, request: bytes) -> nbformat.NotebookNode:
     """The notebook the verification kernel runs: master imports, the student's own code, and
     a last cell that answers ``request`` (a plain blob) through ``course_utils.recheck``.
@@ -176,7 +192,8 @@ def verification_notebook(submitted: Any, master: Any, request: bytes) -> nbform
     (data loading, training, figures), every test cell and the solution cells no test grades
     are left out: they are not needed to call the exercises, and the test cells are what this
     check replaces. Each top-level statement of the student's code runs in a cell of its own
-    (:func:`_statements`), so that one that needs a left-out cell does not stop the rest.
+    (:func:`_statements`), so that one that needs a left-out cell does not stop the rest; a
+    first cell notes the first error, for the message when a function is missing.
     """
     master_code = {c.source.strip(): c for c in master.cells if c.cell_type == "code"}
     graded_sources = {c.source.strip() for c in master.cells
@@ -207,7 +224,8 @@ def verification_notebook(submitted: Any, master: Any, request: bytes) -> nbform
             preamble += _import_lines(cell.source, used)
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = dict(master.metadata.get("kernelspec", {}))
-    nb.cells = [nbformat.v4.new_code_cell("\n".join(dict.fromkeys(preamble)))]
+    nb.cells = [nbformat.v4.new_code_cell(_first_error_cell()),
+                nbformat.v4.new_code_cell("\n".join(dict.fromkeys(preamble)))]
     nb.cells += [nbformat.v4.new_code_cell(piece) for source in own
                  for piece in _statements(source)]
     encoded = base64.b64encode(request).decode("ascii")
