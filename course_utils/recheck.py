@@ -33,6 +33,8 @@ MODEL_EXERCISE = "build_model"
 REBUILD_ADVICE = ("build it from Keras's own layers, activations, loss and optimizer "
                   "(no class, function or lambda of your own), so that it can be rebuilt "
                   "from model.to_json() alone")
+#: Where the re-check notebook's first cell keeps the first error the student's cells raised.
+FIRST_ERROR = "__nn_first_error"
 #: Longest error text sent back for one call.
 _ERROR_CHARS = 300
 
@@ -51,6 +53,14 @@ def run(request: str, namespace: Mapping[str, Any]) -> None:
     models: dict[str, Any] = {}
     results: dict[str, Any] = {}
     for name, job in asked["jobs"].items():
+        if name not in namespace:  # the student's cells stopped before defining it
+            first = namespace.get(FIRST_ERROR)
+            first = first[:_ERROR_CHARS] if isinstance(first, str) else "none raised an error"
+            missing = {"ok": False, "error": f"NameError: {name} was not defined when your "
+                                             f"cells ran without the notebook's other cells: "
+                                             f"{first}"}
+            results[name] = [missing] * (len(job["cases"]) if "cases" in job else 1)
+            continue
         function = namespace.get(name)
         if job.get("model"):
             results[name] = [_model(function, asked["model"])]

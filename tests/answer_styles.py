@@ -338,6 +338,8 @@ def steps_per_epoch(num_examples, batch_size):
     full, rest = divmod(num_examples, batch_size)
     return full + (1 if rest else 0)
 ''',
+        "int_of_np_ceil": "\ndef steps_per_epoch(num_examples, batch_size):\n"
+                          "    return int(np.ceil(num_examples / batch_size))\n",
     },
     "early_stopping_epochs": {
         "loop_wait": '''
@@ -737,6 +739,18 @@ def largest_stable_rate(x, y):
                            "    return num_examples // batch_size + 1\n", "expected"),
         "round": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
                   "    return round(num_examples / batch_size)\n", "expected"),
+        # Near misses of rounding up: right on most sizes, wrong when the last batch is
+        # a small fraction of a large one (60000 in batches of 59999: 2), or when the
+        # examples divide evenly.
+        "near_ceil": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
+                      "    return int(num_examples / batch_size + 0.999)\n", "expected 2"),
+        "int_plus_one": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
+                         "    return int(num_examples / batch_size) + 1\n", "expected"),
+        "half_up": ("\ndef steps_per_epoch(num_examples, batch_size):\n"
+                    "    return int(num_examples / batch_size + 0.5)\n", "expected 4"),
+        "ceil_plus_tiny": ("\nimport math\n\ndef steps_per_epoch(num_examples, batch_size):\n"
+                           "    return math.ceil(num_examples / batch_size + 1e-9)\n",
+                           "expected"),
     },
     "early_stopping_epochs": {
         "ties_improve": ("""

@@ -170,6 +170,65 @@ def test_the_kernel_runs_the_graded_answers_and_the_students_own_cells_only():
     assert "import keras" not in sources
 
 
+#: A right neuron whose cell first prints the notebook's example, defined in a master cell
+#: the re-check does not run: that line fails there, the def after it must still run.
+PRELUDE = ('print("the example:", inputs, weights, bias)\n'
+           "def neuron(inputs, weights, bias):\n"
+           "    return max(0.0, float(np.dot(inputs, weights)) + bias)\n")
+
+
+def test_a_statement_that_fails_before_the_def_does_not_stop_the_rest():
+    student, master = _submission("01_neurons", {"neuron": PRELUDE})
+    (verdict,) = verify.verify(student, master, ["neuron"], _execute)
+    assert verdict.ok, verdict.message
+
+
+def test_a_wrong_def_after_a_failing_statement_is_still_refused():
+    student, master = _submission("01_neurons", {
+        "neuron": PRELUDE.replace("max(0.0, float(np.dot(inputs, weights)) + bias)",
+                                  "float(np.dot(inputs, weights)) + bias")})
+    (verdict,) = verify.verify(student, master, ["neuron"], _execute)
+    assert not verdict.ok and "expected" in verdict.message, verdict.message
+
+
+def test_a_function_never_defined_in_the_recheck_is_named_with_the_first_error():
+    # The def itself depends on the notebook's example, which the re-check does not run.
+    student, master = _submission("01_neurons", {
+        "neuron": "if len(inputs) > 0:\n    def neuron(inputs, weights, bias):\n"
+                  "        return max(0.0, float(np.dot(inputs, weights)) + bias)\n"})
+    (verdict,) = verify.verify(student, master, ["neuron"], _execute)
+    assert not verdict.ok
+    assert ("neuron was not defined when your cells ran without the notebook's other cells: "
+            "NameError: name 'inputs' is not defined") in verdict.message, verdict.message
+    assert "NoneType" not in verdict.message
+
+
+def test_each_top_level_statement_of_the_students_code_runs_in_its_own_cell():
+    own = ('"""A docstring,\n\n  over lines."""\n'
+           "import math  # a comment\n\n"
+           "a = 1; b = 2\n"
+           "# a comment before a decorated function\n"
+           "@staticmethod\n"
+           "def f(x):\n    return x\n\n"
+           "print(undefined_name)\n"
+           "text = \"\"\"\nline one\n    line two\n\"\"\"\n")
+    student, master = _submission("01_neurons", {})
+    student.cells += [nbformat.v4.new_code_cell(own),
+                      nbformat.v4.new_code_cell("%time x = 1\nprint(x"),   # does not parse
+                      nbformat.v4.new_code_cell("# only a comment")]
+    sources = [c.source for c in verify.verification_notebook(student, master, b"r").cells]
+    start = sources.index('"""A docstring,\n\n  over lines."""\n')
+    split = sources[start:start + 6]
+    assert "".join(split) == own                      # nothing lost, nothing reordered
+    assert split[1] == "import math  # a comment\n"
+    assert split[2] == "\na = 1; b = 2\n"             # one line stays one cell
+    assert split[3].startswith("# a comment") and "@staticmethod\ndef f(x):" in split[3]
+    assert split[4] == "\nprint(undefined_name)\n"
+    assert split[5].startswith('text = """')
+    assert sources[start + 6:start + 8] == ["%time x = 1\nprint(x", "# only a comment"]
+    assert sources[-1].startswith("import course_utils.recheck")
+
+
 def test_a_kernel_that_cannot_start_is_the_graders_fault_and_confirms_nothing():
     from jupyter_client.manager import AsyncKernelManager
 

@@ -340,11 +340,16 @@ def _largest_stable_rate_reference(x: np.ndarray, y: np.ndarray) -> float:
     rate < 2 / the largest eigenvalue, and the one along the steepest direction grows past
     it. The limit does not depend on ``y``.
     """
+    return 2.0 / float(np.linalg.eigvalsh(_line_hessian(x)).max())
+
+
+def _line_hessian(x: np.ndarray) -> np.ndarray:
+    """The Hessian of mean((w x + b - y)^2) with respect to (w, b): 2/n [[sum x^2, sum x],
+    [sum x, n]], the same at every (w, b) and for every ``y``."""
     column = np.asarray(x, dtype=float).reshape(len(x), -1)[:, 0]
     n = len(column)
-    hessian = 2.0 / n * np.array([[np.sum(column * column), np.sum(column)],
-                                  [np.sum(column), float(n)]])
-    return 2.0 / float(np.linalg.eigvalsh(hessian).max())
+    return 2.0 / n * np.array([[np.sum(column * column), np.sum(column)],
+                               [np.sum(column), float(n)]])
 
 
 def _stable_rate_case(x: Any, y: Any, visible: bool = False, call: str = "") -> Case:
@@ -376,21 +381,54 @@ def _stable_rate_fixed() -> list[Case]:
         _stable_rate_case(small, 3 * small[:, 0] + 1 + rng.normal(0, 0.1, 12), visible=True),
         _stable_rate_case(large, 0.5 * large[:, 0] - 20 + rng.normal(0, 2, 20), visible=True),
         _stable_rate_case(negative, -negative[:, 0] + rng.normal(0, 1, 15)),
-        _stable_rate_case([[1.0], [3.0]], [2.0, -1.0]),   # two examples
+        # Two examples. Their best line, w = -5, b = 45, lies well away from any start
+        # within 4 of (0, 0) along the steepest direction (see _line_targets); the
+        # targets 2, -1 left (0, 0) 0.5% of its extra loss there, too little to see
+        # the divergence in 100 steps.
+        _stable_rate_case([[1.0], [3.0]], [40.0, 30.0]),
     ]
 
 
 def _stable_rate_drawn(rng: np.random.Generator) -> list[Case]:
     """Lines of 12 to 50 points whose x spans a size drawn from 0.03 to 50 (at most about
     150 away from 0, as the visible cases' largest), so the limit ranges from about 1 down to
-    about 1e-4: no one number fits them all."""
+    about 1e-4: no one number fits them all. Their targets come from :func:`_line_targets`,
+    so that an experiment shows the limit where it is."""
     cases = []
     for n, low, high in ((12, -1.5, 0.0), (30, 0.0, 1.0), (50, 1.0, 1.7)):
         scale = 10 ** rng.uniform(low, high)
         x = scale * (rng.uniform(-1.0, 2.0) + rng.uniform(0.0, 1.0, size=(n, 1)))
-        y = rng.normal(0, 3) * x[:, 0] / scale + rng.normal() + rng.normal(0, 0.3, n)
-        cases.append(_stable_rate_case(x, y))
+        cases.append(_stable_rate_case(x, _line_targets(rng, x)))
     return cases
+
+
+def _line_targets(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """Targets near a line whose best (w, b) lies well away from any start near (0, 0)
+    along both directions of the loss's valley: the steepest one (the Hessian's largest
+    eigenvalue) holds a quarter to three quarters of the loss the start has above the best
+    line's, and the best (w, b) is 10 to 30 away from (0, 0) along it.
+
+    Why: gradient descent moves the offset from the best (w, b) along each eigenvector of the
+    Hessian on its own, and at (1 + d) times the limit only the part along the steepest one
+    grows, by 1 + 2d per step. If that part is tiny, an experiment cannot see the divergence:
+    targets drawn as a plain line left as little as 1e-5 of the start's extra loss there, and
+    the master's 200-step bisection from (0, 0) answered up to 1.45% above the limit, refused
+    by the 1% band. Here a start within a few units of (0, 0) (the hints' (0, 0), (1, 1),
+    notebook 6's walk from (-0.5, 4)) keeps a few percent of its extra loss along the
+    steepest direction, which 100 steps at 1% above the limit multiply by 1.02^200 > 50: the
+    loss ends above where it started. The noise is made orthogonal to the line's columns,
+    so the best line is exactly the one drawn.
+    """
+    features = np.hstack([x, np.ones((len(x), 1))])
+    eigenvalues, eigenvectors = np.linalg.eigh(_line_hessian(x))   # ascending: flat, steep
+    steep_share = rng.uniform(0.25, 0.75)
+    steep = rng.uniform(10.0, 30.0)
+    extra_steep = eigenvalues[1] * steep ** 2 / 2       # the loss's excess is 1/2 H d.d
+    flat = np.sqrt(2 * extra_steep * (1 - steep_share) / steep_share / eigenvalues[0])
+    best = eigenvectors @ (np.array([flat, steep]) * rng.choice([-1.0, 1.0], size=2))
+    noise = rng.normal(0, 0.3, len(x))
+    noise -= features @ np.linalg.lstsq(features, noise, rcond=None)[0]
+    return features @ best + noise
 
 
 # --- 07 training -----------------------------------------------------------------------------
@@ -405,13 +443,38 @@ def _steps_case(n: int, batch: int, visible: bool = True) -> Case:
 
 def _steps_fixed() -> list[Case]:
     return [_steps_case(60000, 32), _steps_case(100, 32), _steps_case(64, 32),
-            _steps_case(7, 100), _steps_case(1, 32, False), _steps_case(65, 32, False),
-            _steps_case(60000, 128, False), _steps_case(10000, 1, False)]
+            _steps_case(7, 100),
+            _steps_case(60000, 59999),            # a last batch of 1: int(n / b + 0.999) is 1
+            _steps_case(1, 32, False), _steps_case(65, 32, False),
+            _steps_case(60000, 128, False), _steps_case(10000, 1, False),
+            _steps_case(60000, 60000, False),     # one batch holds them all
+            _steps_case(60000, 100_000, False),   # a batch larger than the set: still a step
+            _steps_case(60000, 30000, False),     # exact: n // b + 1 is one too many
+            _steps_case(1_000_001, 1_000_000, False)]   # int(n / b + 0.99999) is 1
 
 
 def _steps_drawn(rng: np.random.Generator) -> list[Case]:
-    return [_steps_case(int(n), int(b)) for n, b in
-            zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))]
+    """Six counts up to 100,000 in batches of 1 to 511, as training uses, then sizes that
+    refuse the near misses of rounding up, which those (and the visible cases) can let
+    through: int(n / b + 0.999) is wrong only when the last batch is under a thousandth of
+    a full one, n // b + 1 and ceil(n / b + 1e-9) only when the batches divide evenly.
+
+    - a batch of any size up to twice the examples, on MNIST's 60,000 and on a count up to
+      2,000,000: some hold them all, some are larger than the set;
+    - a last batch of a single example after 1 to 20 batches of 20,000 to 2,000,000:
+      rounding up from 0.9999 short of a step (or from under half of one) is refused;
+    - an exact multiple of a batch of 1,000 to 1,000,000.
+    """
+    cases = [_steps_case(int(n), int(b)) for n, b in
+             zip(rng.integers(1, 100_000, 6), rng.integers(1, 512, 6))]
+    for n in (60_000, int(rng.integers(1, 2_000_001))):
+        cases.append(_steps_case(n, int(10 ** rng.uniform(0.0, np.log10(2 * n)))))
+    for _ in range(2):
+        batch = int(10 ** rng.uniform(np.log10(20_000), np.log10(2_000_000)))
+        cases.append(_steps_case(int(rng.integers(1, 21)) * batch + 1, batch))
+    batch = int(10 ** rng.uniform(3.0, 6.0))
+    cases.append(_steps_case(int(rng.integers(1, 31)) * batch, batch))
+    return cases
 
 
 def _early_stopping_reference(val_losses: list[float], patience: int) -> tuple[int, int]:

@@ -138,6 +138,56 @@ def _names_used(sources: list[str]) -> set[str]:
     return names
 
 
+def _statements(source: str) -> list[str]:
+    """``source`` cut before each top-level statement: the pieces, joined, are ``source``.
+
+    Why: the re-check runs the student's cells without the master's other cells, so a line
+    that uses the notebook's data (``print(inputs)`` before the ``def``) fails there, and a
+    cell stops at its first error: the function after it would never be defined, and a right
+    answer would score 0. With one piece per cell (the re-check carries on after a failing
+    cell), every statement runs, in order. Comments and blank lines go with the statement
+    after them, decorators with their definition, statements sharing a line stay together. A
+    source that does not parse as Python (IPython's magics, a syntax error, nesting past the
+    parser) stays whole, to run as it is.
+    """
+    import ast
+    import io
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return [source]
+    ends: list[int] = []  # the last line of each piece, counted from 1
+    for node in tree.body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        if ends and start <= ends[-1]:
+            ends[-1] = max(ends[-1], node.end_lineno or start)
+        else:
+            ends.append(node.end_lineno or start)
+    if len(ends) < 2:
+        return [source]
+    lines = io.StringIO(source, newline="").readlines()  # the line breaks ast counts
+    pieces = ["".join(lines[begin:end]) for begin, end in zip([0] + ends[:-1], ends)]
+    pieces[-1] += "".join(lines[ends[-1]:])
+    return pieces
+
+
+def _first_error_cell() -> str:
+    """A cell that keeps the first error any later cell raises, as ``"Type: message"``, in
+    the kernel's globals under ``recheck.FIRST_ERROR``: when a function never got defined,
+    :func:`course_utils.recheck.run` names that error instead of calling ``None``."""
+    key = recheck.FIRST_ERROR
+    return ("def __nn_keep_first_error(result):\n"
+            "    error = result.error_before_exec or result.error_in_exec\n"
+            f"    if error is not None and {key!r} not in globals():\n"
+            "        try:\n"
+            "            text = f'{type(error).__name__}: {error}'\n"
+            "        except Exception:\n"
+            "            text = type(error).__name__\n"
+            f"        globals()[{key!r}] = text[:300]\n"
+            "get_ipython().events.register('post_run_cell', __nn_keep_first_error)")
+
+
 def verification_notebook(submitted: Any, master: Any, request: bytes) -> nbformat.NotebookNode:
     """The notebook the verification kernel runs: master imports, the student's own code, and
     a last cell that answers ``request`` (a plain blob) through ``course_utils.recheck``.
@@ -146,7 +196,9 @@ def verification_notebook(submitted: Any, master: Any, request: bytes) -> nbform
     master's cells: their solution cells and any cells they added. The master's other cells
     (data loading, training, figures), every test cell and the solution cells no test grades
     are left out: they are not needed to call the exercises, and the test cells are what this
-    check replaces.
+    check replaces. Each top-level statement of the student's code runs in a cell of its own
+    (:func:`_statements`), so that one that needs a left-out cell does not stop the rest; a
+    first cell notes the first error, for the message when a function is missing.
     """
     master_code = {c.source.strip(): c for c in master.cells if c.cell_type == "code"}
     graded_sources = {c.source.strip() for c in master.cells
@@ -177,8 +229,10 @@ def verification_notebook(submitted: Any, master: Any, request: bytes) -> nbform
             preamble += _import_lines(cell.source, used)
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = dict(master.metadata.get("kernelspec", {}))
-    nb.cells = [nbformat.v4.new_code_cell("\n".join(dict.fromkeys(preamble)))]
-    nb.cells += [nbformat.v4.new_code_cell(source) for source in own]
+    nb.cells = [nbformat.v4.new_code_cell(_first_error_cell()),
+                nbformat.v4.new_code_cell("\n".join(dict.fromkeys(preamble)))]
+    nb.cells += [nbformat.v4.new_code_cell(piece) for source in own
+                 for piece in _statements(source)]
     encoded = base64.b64encode(request).decode("ascii")
     nb.cells.append(nbformat.v4.new_code_cell(
         f"import course_utils.recheck as __nn_recheck\n__nn_recheck.run({encoded!r}, globals())"))
