@@ -9,9 +9,12 @@ from traitlets.config import Config
 
 from course_grading.preprocessors import (
     HIDDEN_BEGIN,
+    OUTPUT_CUT_NOTE,
+    OUTPUT_OVERHEAD,
     SKIP_WHEN_GRADING,
     SKIPPED_NOTE,
     WITHHELD,
+    BoundedExecute,
     DeduplicateGradeIds,
     SkipDemonstrations,
     WithholdHiddenTestOutputs,
@@ -195,3 +198,70 @@ def test_malformed_tags_neither_crash_the_rule_nor_skip_a_test_cell():
         for cell in (other, test_cell):
             assert isinstance(cell.metadata["tags"], list), bad
             assert SKIP_WHEN_GRADING not in cell.metadata["tags"], bad
+
+
+def _bounded_run(sources: list[str], cell_bytes: int, notebook_bytes: int):
+    """``sources`` run by ``BoundedExecute`` in a fresh kernel with these budgets."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    execute = BoundedExecute(timeout=60, kernel_name="python3",
+                             max_cell_output_bytes=cell_bytes,
+                             max_notebook_output_bytes=notebook_bytes)
+    return execute.preprocess(nb, {})[0]
+
+
+def _kept(cell) -> int:
+    return sum(len(output.get("text", "")) for output in cell.outputs
+               if output.get("text") != OUTPUT_CUT_NOTE)
+
+
+def test_output_past_the_budget_is_dropped_with_one_note_and_errors_still_count():
+    flood = "import sys\nfor _ in range(200):\n    print('x' * 999)\n    sys.stdout.flush()\n"
+    nb = _bounded_run([flood,                                        # past the cell's budget
+                       flood + "raise ValueError('wrong answer')",  # past it, then fails
+                       "print('small')",
+                       flood * 3,                                    # past the notebook's
+                       "print('after')\nassert False, 'a failed test'"],
+                      cell_bytes=50_000, notebook_bytes=130_000)
+    first, failing, small, last, test = nb.cells
+    for cell in (first, failing):
+        assert 0 < _kept(cell) <= 50_000
+        assert [o.get("text") for o in cell.outputs].count(OUTPUT_CUT_NOTE) == 1
+    errors = [o for o in failing.outputs if o.output_type == "error"]
+    assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "wrong answer")]
+    assert small.outputs[0].text == "small\n"
+    assert _kept(last) <= 130_000 - 100_000
+    # Past the notebook's budget nothing more is printed, but an error is still an error.
+    assert OUTPUT_CUT_NOTE in [o.get("text") for o in test.outputs]
+    assert [o.ename for o in test.outputs if o.output_type == "error"] == ["AssertionError"]
+
+
+def test_many_tiny_outputs_are_counted_at_what_they_cost():
+    nb = _bounded_run(["import sys\nfor _ in range(5000):\n    print(1)\n    sys.stdout.flush()"],
+                      cell_bytes=64 * OUTPUT_OVERHEAD, notebook_bytes=2**20)
+    assert len(nb.cells[0].outputs) <= 64 + 1
+
+
+def test_nbgrader_executes_with_the_bounded_preprocessor_and_keeps_its_other_steps():
+    from nbgrader.converters import Autograde
+    from traitlets.utils.importstring import import_item
+
+    configured = [import_item(name) for name in
+                  configure(Config()).Autograde.autograde_preprocessors]
+    defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+    assert configured[0] is BoundedExecute and issubclass(BoundedExecute, defaults[0])
+    assert configured[1:] == defaults[1:]
+
+
+def test_an_update_of_many_displays_counts_once_for_each():
+    # One update rewrites every output shown under its id: 200 of them times 20 kB would be
+    # 4 MB written out of a message of 20 kB.
+    nb = _bounded_run(["from IPython.display import display, update_display\n"
+                       "display('small', display_id='one')\n"
+                       "update_display('updated', display_id='one')\n"
+                       "for _ in range(200):\n    display('a', display_id='many')\n"
+                       "update_display('x' * 20_000, display_id='many')"],
+                      cell_bytes=2**20, notebook_bytes=2**20)
+    shown = [o.data["text/plain"] for o in nb.cells[0].outputs if "data" in o]
+    assert shown[0] == "'updated'"
+    assert shown[1:] == ["'a'"] * 200

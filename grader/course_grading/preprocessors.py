@@ -2,7 +2,9 @@
 
 ``DeduplicateGradeIds`` replaces nbgrader's ``DeduplicateIds`` while autograding;
 ``SkipDemonstrations`` leaves the masters' demonstration cells out of autograding;
-``WithholdHiddenTestOutputs`` runs before ``ClearHiddenTests`` while feedback is generated.
+``WithholdHiddenTestOutputs`` runs before ``ClearHiddenTests`` while feedback is generated;
+``BoundedExecute`` replaces nbgrader's ``Execute`` while autograding, keeping a bounded amount
+of each kernel's output.
 
 Why the first exists: when a student copies a graded cell, nbgrader 0.9's ``DeduplicateIds`` empties
 the copy's ``nbgrader`` metadata (``{}``) instead of removing it, and its own metadata check
@@ -24,7 +26,8 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import DeduplicateIds, NbGraderPreprocessor
+from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor
+from traitlets import Integer
 
 
 class DeduplicateGradeIds(DeduplicateIds):
@@ -214,3 +217,114 @@ class SkipDemonstrations(NbGraderPreprocessor):
             self.log.info("Left out %d demonstration cell(s) of the master while grading.",
                           skipped)
         return nb, resources
+
+
+#: What a cell shows where the kernel's output past the budget was dropped.
+OUTPUT_CUT_NOTE = ("[Output cut while grading: this cell printed or displayed more than the "
+                   "grader keeps. Errors still count.]\n")
+#: Bytes a kept output costs beyond its text: a one-character stream output measured
+#: about 610 bytes of Python objects, so many tiny outputs are counted as what they cost.
+OUTPUT_OVERHEAD = 640
+#: Longest ``evalue`` kept of an error that arrives past the budget.
+CUT_ERROR_CHARS = 1000
+
+
+def content_size(value: Any) -> int:
+    """About how many bytes the strings in a kernel message's ``value`` (its ``content``)
+    hold, keys included; walked without recursion, so a deeply nested value cannot stop it."""
+    size, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            size += len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            size += 8
+    return size
+
+
+class BoundedExecute(Execute):
+    """nbgrader's ``Execute``, keeping at most a byte budget of the kernel's output per cell
+    and per notebook; what comes past it is dropped as it arrives, and the cell shows
+    :data:`OUTPUT_CUT_NOTE` once.
+
+    Why it exists: nbclient keeps every output in memory until the notebook is written, and
+    nbgrader sets no bound. A cell printing a megabyte 2,000 times grew the grading job's
+    process (outside the sandbox's memory cap) to 2.1 GB, and the notebook ended ungraded.
+    Error outputs are never dropped silently: past the budget an error is kept in short
+    form (its name and the start of its message), so a failing test cell still fails.
+    Widget state and updates of displayed outputs count against the notebook's budget too.
+    Configured in ``Autograde.autograde_preprocessors`` in place of ``Execute``, whose
+    settings (``Execute.timeout`` and the rest) it takes.
+    """
+
+    max_cell_output_bytes = Integer(
+        4 * 2**20, help="Most bytes of output kept from one cell while autograding."
+    ).tag(config=True)
+    max_notebook_output_bytes = Integer(
+        32 * 2**20, help="Most bytes of output kept from one notebook while autograding."
+    ).tag(config=True)
+
+    _kept_in_notebook = 0
+    _kept_in_cell = 0
+    _cell_index: int | None = None
+    _note: Any = None
+
+    def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> tuple[Any, Any]:
+        self._kept_in_notebook, self._kept_in_cell, self._cell_index = 0, 0, None
+        return super().preprocess(nb, resources, km=km)
+
+    def _spend(self, size: int, cell_index: int | None) -> bool:
+        """Count ``size`` bytes kept (from cell ``cell_index``, or from the notebook as a
+        whole when None); False, counting nothing, when they do not fit the budget."""
+        if cell_index is not None and cell_index != self._cell_index:
+            self._cell_index, self._kept_in_cell = cell_index, 0
+        if self._kept_in_notebook + size > self.max_notebook_output_bytes:
+            return False
+        if cell_index is not None:
+            if self._kept_in_cell + size > self.max_cell_output_bytes:
+                return False
+            self._kept_in_cell += size
+        self._kept_in_notebook += size
+        return True
+
+    def output(self, outs: list, msg: dict, display_id: str | None,  # noqa: D102
+               cell_index: int) -> Any:
+        size = content_size(msg.get("content")) + OUTPUT_OVERHEAD
+        if self._spend(size, cell_index):
+            return super().output(outs, msg, display_id, cell_index)
+        self._cut(outs, msg)
+        return None
+
+    def _cut(self, outs: list, msg: dict) -> None:
+        """Drop ``msg``'s output; leave the note, and a short error for an error, once at the
+        end of ``outs`` (a cell that clears its output gets them again, no more)."""
+        tail = outs[-2:]
+        if not any(out is self._note for out in tail):
+            self._note = nbformat.v4.new_output("stream", name="stdout", text=OUTPUT_CUT_NOTE)
+            outs.append(self._note)
+            self.log.warning("Output of a cell past %d bytes (%d for the notebook) dropped.",
+                             self.max_cell_output_bytes, self.max_notebook_output_bytes)
+        content = msg.get("content") or {}
+        if msg.get("msg_type") == "error" and not any(
+                out.get("output_type") == "error" for out in tail):
+            outs.append(nbformat.v4.new_output(
+                "error", ename=str(content.get("ename", "Error"))[:200],
+                evalue=str(content.get("evalue", ""))[:CUT_ERROR_CHARS], traceback=[]))
+
+    def _update_display_id(self, display_id: str, msg: dict) -> None:
+        # One update rewrites every output shown under that id: count it once for each.
+        shown = sum(len(indices) for indices in self._display_id_map.get(display_id, {})
+                    .values())
+        if shown and not self._spend(content_size(msg.get("content")) * shown, None):
+            return
+        super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:  # noqa: D102
+        buffers = sum(len(b) for b in msg.get("buffers") or [] if hasattr(b, "__len__"))
+        if self._spend(content_size(msg.get("content")) + buffers, None):
+            super().handle_comm_msg(outs, msg, cell_index)
