@@ -1,9 +1,11 @@
-"""The configured nbgrader preprocessors: duplicated graded cells, outputs that quote hidden
-tests, demonstrations left out of grading."""
+"""The configured nbgrader preprocessors: the master's metadata for the submission's,
+duplicated graded cells, outputs that quote hidden tests, demonstrations left out of grading,
+a kernel's output kept within a budget."""
 
 from __future__ import annotations
 
 import nbformat
+from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import DeduplicateIds
 from traitlets.config import Config
 
@@ -21,7 +23,9 @@ from course_grading.preprocessors import (
     demonstration_sources,
     hidden_test_lines,
     mark_demonstrations,
+    master_metadata,
     quoted_lines,
+    use_master_metadata,
 )
 from course_grading.settings import configure
 
@@ -265,3 +269,56 @@ def test_an_update_of_many_displays_counts_once_for_each():
     shown = [o.data["text/plain"] for o in nb.cells[0].outputs if "data" in o]
     assert shown[0] == "'updated'"
     assert shown[1:] == ["'a'"] * 200
+
+
+def _solution_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False,
+                                 "grade_id": grade_id, "schema_version": 3}
+    return cell
+
+
+def _metadata_master() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_solution_cell("def f(x):\n    return x + 1", "f"),
+                _graded_cell("assert f(1) == 2", "test_f")]
+    return nb
+
+
+def test_only_cells_that_match_a_master_cell_keep_nbgrader_metadata():
+    masters = master_metadata(_metadata_master())
+    submission = nbformat.v4.new_notebook()
+    answer = _solution_cell("def f(x):\n    return x + 1", "f")
+    answer.metadata["nbgrader"]["checksum"] = "from the release"
+    test = _graded_cell("assert f(1) == 2", "test_f")
+    test.metadata["nbgrader"]["points"] = 100                   # claims more points
+    pasted = _solution_cell("def neuron(x):\n    return x", "neuron")  # from another notebook
+    bonus = _graded_cell("print('bonus')", "test_bonus")        # a test of the student's own
+    renamed = _graded_cell("assert True", "test_f_renamed")
+    graded_answer = _solution_cell("def f(x):\n    return 0", "f")
+    graded_answer.metadata["nbgrader"].update(grade=True, points=100)  # a solution, graded
+    malformed = [nbformat.v4.new_code_cell("x = 1") for _ in range(3)]
+    for cell, meta in zip(malformed, ({}, "grade", {"grade_id": ["f"], "grade": True})):
+        cell.metadata["nbgrader"] = meta
+    submission.cells = [answer, test, pasted, bonus, renamed, graded_answer, *malformed]
+    dropped = use_master_metadata(submission, masters)
+    assert dropped == ["neuron", "test_bonus", "test_f_renamed", "f", "?", "?", "?"]
+    assert answer.metadata["nbgrader"] == masters["f"]          # the master's, nothing else
+    assert test.metadata["nbgrader"]["points"] == 2
+    for cell in submission.cells[2:]:
+        assert "nbgrader" not in cell.metadata
+    # What is left passes nbgrader's own check (it rejected each of these notebooks).
+    MetadataValidator().validate_nb(submission)
+
+
+def test_a_missing_master_test_cell_is_left_missing():
+    submission = nbformat.v4.new_notebook()
+    submission.cells = [_solution_cell("def f(x):\n    return x + 1", "f")]
+    assert use_master_metadata(submission, master_metadata(_metadata_master())) == []
+    assert [c.metadata["nbgrader"]["grade_id"] for c in submission.cells] == ["f"]
+
+
+def test_nbgrader_reads_the_masters_metadata_before_anything_else():
+    steps = configure(Config()).Autograde.sanitize_preprocessors
+    assert steps[:2] == ["nbgrader.preprocessors.ClearOutput",
+                         "course_grading.preprocessors.UseMasterMetadata"]

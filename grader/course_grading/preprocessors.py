@@ -1,5 +1,6 @@
 """The nbgrader preprocessors the course configures: nbgrader is configured, never patched.
 
+``UseMasterMetadata`` gives every submitted cell the master's nbgrader metadata, or none;
 ``DeduplicateGradeIds`` replaces nbgrader's ``DeduplicateIds`` while autograding;
 ``SkipDemonstrations`` leaves the masters' demonstration cells out of autograding;
 ``WithholdHiddenTestOutputs`` runs before ``ClearHiddenTests`` while feedback is generated;
@@ -18,6 +19,7 @@ itself is not modified.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,89 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
+def master_path(config: Any, resources: Any) -> Path:
+    """Where the master of the notebook being autograded is: the course's ``source`` folder
+    (it may not exist, for a notebook that is no master's)."""
+    info = resources.get("nbgrader", {})
+    coursedir = CourseDirectory(config=config)
+    return Path(coursedir.format_path(coursedir.source_directory, ".",
+                                      info.get("assignment", ""))) \
+        / f"{info.get('notebook', '')}.ipynb"
+
+
+def _nbgrader_kind(meta: Any) -> tuple[bool, bool, bool]:
+    """What an nbgrader metadata dict makes of its cell: graded, solution, task."""
+    return bool(meta.get("grade")), bool(meta.get("solution")), bool(meta.get("task"))
+
+
+def master_metadata(master: Any) -> dict[str, dict]:
+    """The nbgrader metadata of every cell of ``master`` that has a grade id, by grade id."""
+    found = {}
+    for cell in master.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            found[meta["grade_id"]] = dict(meta)
+    return found
+
+
+def use_master_metadata(nb: Any, masters: dict[str, dict]) -> list[str]:
+    """Give each cell of ``nb`` that claims a master cell (same grade id, same kind: graded,
+    solution or task) a copy of that master cell's nbgrader metadata, and make every other
+    cell with nbgrader metadata an ordinary cell (its metadata removed). Returns the grade
+    ids (or ``?``) of the cells made ordinary.
+
+    So the submission's nbgrader metadata decides nothing: not which cells are graded, nor
+    their points, ids, kind or format. A cell pasted from another notebook, a graded cell the
+    student added, a renamed test cell or a solution cell marked graded runs as ordinary
+    code, and a master test cell that is then missing scores 0, as nbgrader scores a test
+    cell the student deleted (``add_missing_cells`` is off, so its grade keeps no score, which
+    nbgrader's ``Grade.score`` counts as 0).
+    """
+    dropped = []
+    for cell in nb.cells:
+        metadata = cell.get("metadata")
+        if not isinstance(metadata, dict) or "nbgrader" not in metadata:
+            continue
+        meta = metadata["nbgrader"]
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        master = masters.get(grade_id) if isinstance(grade_id, str) else None
+        if master is not None and _nbgrader_kind(meta) == _nbgrader_kind(master):
+            cell.metadata["nbgrader"] = nbformat.from_dict(copy.deepcopy(master))
+        else:
+            del cell.metadata["nbgrader"]
+            dropped.append(grade_id if isinstance(grade_id, str) else "?")
+    return dropped
+
+
+class UseMasterMetadata(NbGraderPreprocessor):
+    """Grade a submission from the master's cells, never from the nbgrader metadata it holds.
+
+    Why it exists: a cell's nbgrader metadata travels with it. A solution cell copied from
+    another course notebook (JupyterLab's copy and paste keeps it) names a grade id this
+    notebook's gradebook does not know; nbgrader's ``OverwriteCells`` then drops the id but
+    not the cell's graded or solution flag, its metadata check rejects the notebook ("nbgrader
+    cell does not have a grade_id"), and the whole notebook went ungraded, as it did for a
+    graded cell the student added, a renamed test cell, or a solution cell marked graded
+    (that one crashed ``OverwriteCells``). See :func:`use_master_metadata` for the rule.
+    The master is read from the course's ``source`` folder; without one the notebook is
+    left as it is (nbgrader skips a notebook its gradebook does not know). Configured in
+    ``Autograde.sanitize_preprocessors`` after ``ClearOutput``, before anything of nbgrader's
+    reads the metadata.
+    """
+
+    def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        master = master_path(self.config, resources)
+        if not master.is_file():
+            return nb, resources
+        dropped = use_master_metadata(nb, master_metadata(nbformat.read(master,
+                                                                        as_version=4)))
+        if dropped:
+            self.log.warning("Made %d cell(s) ordinary: their nbgrader metadata matches no "
+                             "cell of the master (%s).", len(dropped),
+                             ", ".join(name[:60] for name in dropped[:10]))
+        return nb, resources
+
+
 #: The tag a master puts on a demonstration cell (an experiment, a sweep, its plot) whose
 #: results decide no mark: it is left out while autograding. nbgrader's ``Execute`` is
 #: configured to skip cells carrying it (nbclient's ``skip_cells_with_tag``).
@@ -205,11 +290,7 @@ class SkipDemonstrations(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
-        info = resources.get("nbgrader", {})
-        coursedir = CourseDirectory(config=self.config)
-        master = Path(coursedir.format_path(coursedir.source_directory, ".",
-                                            info.get("assignment", ""))) \
-            / f"{info.get('notebook', '')}.ipynb"
+        master = master_path(self.config, resources)
         sources = (demonstration_sources(nbformat.read(master, as_version=4))
                    if master.is_file() else set())
         skipped = mark_demonstrations(nb, sources)

@@ -56,10 +56,12 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
         "--HistoryManager.hist_file=:memory:",
         f"--IPKernelApp.exec_lines={KERNEL_STARTUP}",
     ]
-    # nbgrader's own sanitising steps, with duplicated graded cells handled (see
-    # course_grading.preprocessors for why).
+    # nbgrader's own sanitising steps, with the submission's nbgrader metadata replaced by
+    # the master's and duplicated graded cells handled (see course_grading.preprocessors).
     config.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",
+        # First: everything after it reads the master's metadata, never the submission's.
+        "course_grading.preprocessors.UseMasterMetadata",
         "course_grading.preprocessors.DeduplicateGradeIds",
         "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells",
