@@ -3,7 +3,7 @@ costs neither the grader's memory nor the marks of the notebook's right answers.
 
 Graded through the command as an instructor would (one job, the sandbox on), with the grading
 process tree's memory sampled while it runs; the preprocessor's rules are tested on their own
-in tests/test_preprocessors.py.
+in tests/test_preprocessors.py, and the kernel client's short queue here.
 """
 
 from __future__ import annotations
@@ -103,3 +103,37 @@ def test_the_feedback_says_the_output_was_cut(flooded):
     page = (flooded["output"] / "feedback" / "flood" / "01_neurons.html").read_text()
     assert OUTPUT_CUT_NOTE.strip()[:40] in page
     assert len(page) < 32 * 2**20
+
+
+def _growth_while_unread(client_class) -> int:
+    """How much this process's memory grows while a kernel prints 200 lines of a megabyte
+    that this process does not read yet (as when the grader falls behind a flood)."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    async def run() -> int:
+        manager = AsyncKernelManager(kernel_name="python3")
+        manager.client_factory = client_class
+        await manager.start_kernel()
+        client = manager.client()
+        try:
+            client.start_channels()
+            await client.wait_for_ready(timeout=60)
+            before = psutil.Process().memory_info().rss
+            client.execute("import sys\n_line = 'x' * 10**6\nfor _ in range(200):\n"
+                           "    print(_line)\n    sys.stdout.flush()")
+            await client.get_shell_msg(timeout=120)  # the cell is done; nothing read from IOPub
+            await asyncio.sleep(1)
+            return psutil.Process().memory_info().rss - before
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+
+    return asyncio.run(run())
+
+
+def test_a_flood_the_grader_has_not_read_yet_waits_in_the_kernel():
+    # ZeroMQ's default receiving queue takes up to 1,000 messages of any size into the
+    # grader's memory (200 MB here); the bounded client's takes a few.
+    assert _growth_while_unread(sandbox.BoundedKernelClient) < 64 * 2**20

@@ -359,6 +359,15 @@ class BoundedExecute(Execute):
         self._kept_in_notebook, self._kept_in_cell, self._cell_index = 0, 0, None
         return super().preprocess(nb, resources, km=km)
 
+    def create_kernel_manager(self) -> Any:
+        """nbgrader's kernel manager, whose client queues little of the kernel's output
+        (:class:`course_grading.sandbox.BoundedKernelClient`) before this class reads it."""
+        from course_grading.sandbox import BoundedKernelClient
+
+        manager = super().create_kernel_manager()
+        manager.client_factory = BoundedKernelClient
+        return manager
+
     def _spend(self, size: int, cell_index: int | None) -> bool:
         """Count ``size`` bytes kept (from cell ``cell_index``, or from the notebook as a
         whole when None); False, counting nothing, when they do not fit the budget."""

@@ -457,6 +457,9 @@ def run_notebook(notebook: nbformat.NotebookNode, manager: Any, timeout: int,
         RecheckError: the kernel could not start (the grader's fault), or died or ran past
             the deadline (the student's code).
     """
+    from course_grading.sandbox import BoundedKernelClient
+
+    manager.client_factory = BoundedKernelClient  # the kernel's output waits in the kernel
     client = _BoundedClient(notebook, km=manager, timeout=timeout, allow_errors=True,
                             interrupt_on_timeout=True, startup_timeout=60)
     deadline = recheck_deadline(timeout, sum(c.cell_type == "code" for c in notebook.cells))
