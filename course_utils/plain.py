@@ -7,7 +7,9 @@ sends back. All three use this one format, so there is one encoder and one decod
 right. A blob is an uncompressed ``.npz`` archive: the arrays, plus one entry holding a JSON
 description of the value that names them. Reading a blob checks its size, the kinds and
 shapes of its arrays and the depth and length of its structure *before* anything is decoded,
-so a hostile blob cannot make the reader allocate, recurse or unpickle without bound.
+and counts what it decodes (an array once per reference to it, since each reference becomes
+its own copy), so a hostile blob cannot make the reader allocate, recurse or unpickle without
+bound.
 
 Nothing here imports TensorFlow, prints or writes files.
 """
@@ -36,7 +38,9 @@ class Limits:
     """What a reader accepts; anything beyond it is refused, not truncated."""
 
     max_bytes: int = 64 * 2**20
-    """Largest blob, in bytes."""
+    """Largest blob, and most bytes of arrays it decodes to, in bytes: an array counts once
+    for every reference to it (each reference is its own copy). Strings need no count: each
+    is written out in the description, so they decode to no more than the blob holds."""
     max_depth: int = 16
     """Deepest nesting of mappings, lists and tuples."""
     max_items: int = 100_000
@@ -153,15 +157,44 @@ def unpack(blob: bytes, limits: Limits = Limits()) -> Any:
         description = json.loads(text.tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise PlainDataError(f"the description is not JSON ({type(error).__name__})") from None
-    budget = [limits.max_items]
-    return _decode(description, arrays, limits, 0, budget)
+    return _decode(description, arrays, limits, 0, _Budget(limits))
+
+
+class _Budget:
+    """What is left to decode of one blob: values and bytes, spent as they are decoded.
+
+    Bytes are counted per reference, not per archive entry: a description may name one
+    array many times, and every reference decodes to a copy of its own, so a small blob
+    could otherwise decode to terabytes.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.items = limits.max_items
+        self.bytes = limits.max_bytes
+
+    def spend_item(self) -> None:
+        """Count one more value; refuse the blob past ``max_items``."""
+        self.items -= 1
+        if self.items < 0:
+            raise PlainDataError(f"more than {self.limits.max_items} values")
+
+    def fits(self, count: int) -> None:
+        """Refuse the blob when ``count`` more values cannot fit in ``max_items``."""
+        if count > self.items:
+            raise PlainDataError(f"more than {self.limits.max_items} values")
+
+    def spend_bytes(self, size: int) -> None:
+        """Count ``size`` more decoded bytes, *before* they are allocated; refuse the blob
+        past ``max_bytes``."""
+        self.bytes -= size
+        if self.bytes < 0:
+            raise PlainDataError(f"decodes to more than {self.limits.max_bytes} bytes")
 
 
 def _decode(item: Any, arrays: dict[str, np.ndarray], limits: Limits, depth: int,
-            budget: list[int]) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise PlainDataError(f"more than {limits.max_items} values")
+            budget: _Budget) -> Any:
+    budget.spend_item()
     if depth > limits.max_depth:
         raise PlainDataError(f"nested deeper than {limits.max_depth}")
     if not isinstance(item, dict) or not isinstance(item.get("t"), str):
@@ -178,19 +211,18 @@ def _decode(item: Any, arrays: dict[str, np.ndarray], limits: Limits, depth: int
     if kind == "str" and type(v) is str and len(v) <= limits.max_string:
         return v
     if kind in ("list", "tuple") and type(v) is list:
-        if len(v) > budget[0]:
-            raise PlainDataError(f"more than {limits.max_items} values")
+        budget.fits(len(v))
         values = [_decode(x, arrays, limits, depth + 1, budget) for x in v]
         return values if kind == "list" else tuple(values)
     if kind == "dict" and type(v) is list:
-        if len(v) > budget[0]:
-            raise PlainDataError(f"more than {limits.max_items} values")
+        budget.fits(len(v))
         if not all(type(p) is list and len(p) == 2 and type(p[0]) is str
                    and len(p[0]) <= limits.max_string for p in v):
             raise PlainDataError("a malformed mapping")
         return {k: _decode(x, arrays, limits, depth + 1, budget) for k, x in v}
     if kind in ("nd", "np") and item.get("k") in arrays:
         array = arrays[item["k"]]
+        budget.spend_bytes(array.nbytes)
         if kind == "nd":
             return array.copy()
         if array.ndim == 0:

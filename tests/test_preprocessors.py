@@ -1,24 +1,31 @@
-"""The configured nbgrader preprocessors: duplicated graded cells, outputs that quote hidden
-tests, demonstrations left out of grading."""
+"""The configured nbgrader preprocessors: the master's metadata for the submission's,
+duplicated graded cells, outputs that quote hidden tests, demonstrations left out of grading,
+a kernel's output kept within a budget."""
 
 from __future__ import annotations
 
 import nbformat
+from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import DeduplicateIds
 from traitlets.config import Config
 
 from course_grading.preprocessors import (
     HIDDEN_BEGIN,
+    OUTPUT_CUT_NOTE,
+    OUTPUT_OVERHEAD,
     SKIP_WHEN_GRADING,
     SKIPPED_NOTE,
     WITHHELD,
+    BoundedExecute,
     DeduplicateGradeIds,
     SkipDemonstrations,
     WithholdHiddenTestOutputs,
     demonstration_sources,
     hidden_test_lines,
     mark_demonstrations,
+    master_metadata,
     quoted_lines,
+    use_master_metadata,
 )
 from course_grading.settings import configure
 
@@ -195,3 +202,123 @@ def test_malformed_tags_neither_crash_the_rule_nor_skip_a_test_cell():
         for cell in (other, test_cell):
             assert isinstance(cell.metadata["tags"], list), bad
             assert SKIP_WHEN_GRADING not in cell.metadata["tags"], bad
+
+
+def _bounded_run(sources: list[str], cell_bytes: int, notebook_bytes: int):
+    """``sources`` run by ``BoundedExecute`` in a fresh kernel with these budgets."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    execute = BoundedExecute(timeout=60, kernel_name="python3",
+                             max_cell_output_bytes=cell_bytes,
+                             max_notebook_output_bytes=notebook_bytes)
+    return execute.preprocess(nb, {})[0]
+
+
+def _kept(cell) -> int:
+    return sum(len(output.get("text", "")) for output in cell.outputs
+               if output.get("text") != OUTPUT_CUT_NOTE)
+
+
+def test_output_past_the_budget_is_dropped_with_one_note_and_errors_still_count():
+    flood = "import sys\nfor _ in range(200):\n    print('x' * 999)\n    sys.stdout.flush()\n"
+    nb = _bounded_run([flood,                                        # past the cell's budget
+                       flood + "raise ValueError('wrong answer')",  # past it, then fails
+                       "print('small')",
+                       flood * 3,                                    # past the notebook's
+                       "print('after')\nassert False, 'a failed test'"],
+                      cell_bytes=50_000, notebook_bytes=130_000)
+    first, failing, small, last, test = nb.cells
+    for cell in (first, failing):
+        assert 0 < _kept(cell) <= 50_000
+        assert [o.get("text") for o in cell.outputs].count(OUTPUT_CUT_NOTE) == 1
+    errors = [o for o in failing.outputs if o.output_type == "error"]
+    assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "wrong answer")]
+    assert small.outputs[0].text == "small\n"
+    assert _kept(last) <= 130_000 - 100_000
+    # Past the notebook's budget nothing more is printed, but an error is still an error.
+    assert OUTPUT_CUT_NOTE in [o.get("text") for o in test.outputs]
+    assert [o.ename for o in test.outputs if o.output_type == "error"] == ["AssertionError"]
+
+
+def test_many_tiny_outputs_are_counted_at_what_they_cost():
+    nb = _bounded_run(["import sys\nfor _ in range(5000):\n    print(1)\n    sys.stdout.flush()"],
+                      cell_bytes=64 * OUTPUT_OVERHEAD, notebook_bytes=2**20)
+    assert len(nb.cells[0].outputs) <= 64 + 1
+
+
+def test_nbgrader_executes_with_the_bounded_preprocessor_and_keeps_its_other_steps():
+    from nbgrader.converters import Autograde
+    from traitlets.utils.importstring import import_item
+
+    configured = [import_item(name) for name in
+                  configure(Config()).Autograde.autograde_preprocessors]
+    defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+    assert configured[0] is BoundedExecute and issubclass(BoundedExecute, defaults[0])
+    assert configured[1:] == defaults[1:]
+
+
+def test_an_update_of_many_displays_counts_once_for_each():
+    # One update rewrites every output shown under its id: 200 of them times 20 kB would be
+    # 4 MB written out of a message of 20 kB.
+    nb = _bounded_run(["from IPython.display import display, update_display\n"
+                       "display('small', display_id='one')\n"
+                       "update_display('updated', display_id='one')\n"
+                       "for _ in range(200):\n    display('a', display_id='many')\n"
+                       "update_display('x' * 20_000, display_id='many')"],
+                      cell_bytes=2**20, notebook_bytes=2**20)
+    shown = [o.data["text/plain"] for o in nb.cells[0].outputs if "data" in o]
+    assert shown[0] == "'updated'"
+    assert shown[1:] == ["'a'"] * 200
+
+
+def _solution_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False,
+                                 "grade_id": grade_id, "schema_version": 3}
+    return cell
+
+
+def _metadata_master() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_solution_cell("def f(x):\n    return x + 1", "f"),
+                _graded_cell("assert f(1) == 2", "test_f")]
+    return nb
+
+
+def test_only_cells_that_match_a_master_cell_keep_nbgrader_metadata():
+    masters = master_metadata(_metadata_master())
+    submission = nbformat.v4.new_notebook()
+    answer = _solution_cell("def f(x):\n    return x + 1", "f")
+    answer.metadata["nbgrader"]["checksum"] = "from the release"
+    test = _graded_cell("assert f(1) == 2", "test_f")
+    test.metadata["nbgrader"]["points"] = 100                   # claims more points
+    pasted = _solution_cell("def neuron(x):\n    return x", "neuron")  # from another notebook
+    bonus = _graded_cell("print('bonus')", "test_bonus")        # a test of the student's own
+    renamed = _graded_cell("assert True", "test_f_renamed")
+    graded_answer = _solution_cell("def f(x):\n    return 0", "f")
+    graded_answer.metadata["nbgrader"].update(grade=True, points=100)  # a solution, graded
+    malformed = [nbformat.v4.new_code_cell("x = 1") for _ in range(3)]
+    for cell, meta in zip(malformed, ({}, "grade", {"grade_id": ["f"], "grade": True})):
+        cell.metadata["nbgrader"] = meta
+    submission.cells = [answer, test, pasted, bonus, renamed, graded_answer, *malformed]
+    dropped = use_master_metadata(submission, masters)
+    assert dropped == ["neuron", "test_bonus", "test_f_renamed", "f", "?", "?", "?"]
+    assert answer.metadata["nbgrader"] == masters["f"]          # the master's, nothing else
+    assert test.metadata["nbgrader"]["points"] == 2
+    for cell in submission.cells[2:]:
+        assert "nbgrader" not in cell.metadata
+    # What is left passes nbgrader's own check (it rejected each of these notebooks).
+    MetadataValidator().validate_nb(submission)
+
+
+def test_a_missing_master_test_cell_is_left_missing():
+    submission = nbformat.v4.new_notebook()
+    submission.cells = [_solution_cell("def f(x):\n    return x + 1", "f")]
+    assert use_master_metadata(submission, master_metadata(_metadata_master())) == []
+    assert [c.metadata["nbgrader"]["grade_id"] for c in submission.cells] == ["f"]
+
+
+def test_nbgrader_reads_the_masters_metadata_before_anything_else():
+    steps = configure(Config()).Autograde.sanitize_preprocessors
+    assert steps[:2] == ["nbgrader.preprocessors.ClearOutput",
+                         "course_grading.preprocessors.UseMasterMetadata"]

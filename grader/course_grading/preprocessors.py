@@ -1,8 +1,11 @@
 """The nbgrader preprocessors the course configures: nbgrader is configured, never patched.
 
+``UseMasterMetadata`` gives every submitted cell the master's nbgrader metadata, or none;
 ``DeduplicateGradeIds`` replaces nbgrader's ``DeduplicateIds`` while autograding;
 ``SkipDemonstrations`` leaves the masters' demonstration cells out of autograding;
-``WithholdHiddenTestOutputs`` runs before ``ClearHiddenTests`` while feedback is generated.
+``WithholdHiddenTestOutputs`` runs before ``ClearHiddenTests`` while feedback is generated;
+``BoundedExecute`` replaces nbgrader's ``Execute`` while autograding, keeping a bounded amount
+of each kernel's output.
 
 Why the first exists: when a student copies a graded cell, nbgrader 0.9's ``DeduplicateIds`` empties
 the copy's ``nbgrader`` metadata (``{}``) instead of removing it, and its own metadata check
@@ -16,6 +19,7 @@ itself is not modified.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,8 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import DeduplicateIds, NbGraderPreprocessor
+from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor
+from traitlets import Integer
 
 
 class DeduplicateGradeIds(DeduplicateIds):
@@ -144,6 +149,89 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
+def master_path(config: Any, resources: Any) -> Path:
+    """Where the master of the notebook being autograded is: the course's ``source`` folder
+    (it may not exist, for a notebook that is no master's)."""
+    info = resources.get("nbgrader", {})
+    coursedir = CourseDirectory(config=config)
+    return Path(coursedir.format_path(coursedir.source_directory, ".",
+                                      info.get("assignment", ""))) \
+        / f"{info.get('notebook', '')}.ipynb"
+
+
+def _nbgrader_kind(meta: Any) -> tuple[bool, bool, bool]:
+    """What an nbgrader metadata dict makes of its cell: graded, solution, task."""
+    return bool(meta.get("grade")), bool(meta.get("solution")), bool(meta.get("task"))
+
+
+def master_metadata(master: Any) -> dict[str, dict]:
+    """The nbgrader metadata of every cell of ``master`` that has a grade id, by grade id."""
+    found = {}
+    for cell in master.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            found[meta["grade_id"]] = dict(meta)
+    return found
+
+
+def use_master_metadata(nb: Any, masters: dict[str, dict]) -> list[str]:
+    """Give each cell of ``nb`` that claims a master cell (same grade id, same kind: graded,
+    solution or task) a copy of that master cell's nbgrader metadata, and make every other
+    cell with nbgrader metadata an ordinary cell (its metadata removed). Returns the grade
+    ids (or ``?``) of the cells made ordinary.
+
+    So the submission's nbgrader metadata decides nothing: not which cells are graded, nor
+    their points, ids, kind or format. A cell pasted from another notebook, a graded cell the
+    student added, a renamed test cell or a solution cell marked graded runs as ordinary
+    code, and a master test cell that is then missing scores 0, as nbgrader scores a test
+    cell the student deleted (``add_missing_cells`` is off, so its grade keeps no score, which
+    nbgrader's ``Grade.score`` counts as 0).
+    """
+    dropped = []
+    for cell in nb.cells:
+        metadata = cell.get("metadata")
+        if not isinstance(metadata, dict) or "nbgrader" not in metadata:
+            continue
+        meta = metadata["nbgrader"]
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        master = masters.get(grade_id) if isinstance(grade_id, str) else None
+        if master is not None and _nbgrader_kind(meta) == _nbgrader_kind(master):
+            cell.metadata["nbgrader"] = nbformat.from_dict(copy.deepcopy(master))
+        else:
+            del cell.metadata["nbgrader"]
+            dropped.append(grade_id if isinstance(grade_id, str) else "?")
+    return dropped
+
+
+class UseMasterMetadata(NbGraderPreprocessor):
+    """Grade a submission from the master's cells, never from the nbgrader metadata it holds.
+
+    Why it exists: a cell's nbgrader metadata travels with it. A solution cell copied from
+    another course notebook (JupyterLab's copy and paste keeps it) names a grade id this
+    notebook's gradebook does not know; nbgrader's ``OverwriteCells`` then drops the id but
+    not the cell's graded or solution flag, its metadata check rejects the notebook ("nbgrader
+    cell does not have a grade_id"), and the whole notebook went ungraded, as it did for a
+    graded cell the student added, a renamed test cell, or a solution cell marked graded
+    (that one crashed ``OverwriteCells``). See :func:`use_master_metadata` for the rule.
+    The master is read from the course's ``source`` folder; without one the notebook is
+    left as it is (nbgrader skips a notebook its gradebook does not know). Configured in
+    ``Autograde.sanitize_preprocessors`` after ``ClearOutput``, before anything of nbgrader's
+    reads the metadata.
+    """
+
+    def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        master = master_path(self.config, resources)
+        if not master.is_file():
+            return nb, resources
+        dropped = use_master_metadata(nb, master_metadata(nbformat.read(master,
+                                                                        as_version=4)))
+        if dropped:
+            self.log.warning("Made %d cell(s) ordinary: their nbgrader metadata matches no "
+                             "cell of the master (%s).", len(dropped),
+                             ", ".join(name[:60] for name in dropped[:10]))
+        return nb, resources
+
+
 #: The tag a master puts on a demonstration cell (an experiment, a sweep, its plot) whose
 #: results decide no mark: it is left out while autograding. nbgrader's ``Execute`` is
 #: configured to skip cells carrying it (nbclient's ``skip_cells_with_tag``).
@@ -202,11 +290,7 @@ class SkipDemonstrations(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
-        info = resources.get("nbgrader", {})
-        coursedir = CourseDirectory(config=self.config)
-        master = Path(coursedir.format_path(coursedir.source_directory, ".",
-                                            info.get("assignment", ""))) \
-            / f"{info.get('notebook', '')}.ipynb"
+        master = master_path(self.config, resources)
         sources = (demonstration_sources(nbformat.read(master, as_version=4))
                    if master.is_file() else set())
         skipped = mark_demonstrations(nb, sources)
@@ -214,3 +298,123 @@ class SkipDemonstrations(NbGraderPreprocessor):
             self.log.info("Left out %d demonstration cell(s) of the master while grading.",
                           skipped)
         return nb, resources
+
+
+#: What a cell shows where the kernel's output past the budget was dropped.
+OUTPUT_CUT_NOTE = ("[Output cut while grading: this cell printed or displayed more than the "
+                   "grader keeps. Errors still count.]\n")
+#: Bytes a kept output costs beyond its text: a one-character stream output measured
+#: about 610 bytes of Python objects, so many tiny outputs are counted as what they cost.
+OUTPUT_OVERHEAD = 640
+#: Longest ``evalue`` kept of an error that arrives past the budget.
+CUT_ERROR_CHARS = 1000
+
+
+def content_size(value: Any) -> int:
+    """About how many bytes the strings in a kernel message's ``value`` (its ``content``)
+    hold, keys included; walked without recursion, so a deeply nested value cannot stop it."""
+    size, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            size += len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            size += 8
+    return size
+
+
+class BoundedExecute(Execute):
+    """nbgrader's ``Execute``, keeping at most a byte budget of the kernel's output per cell
+    and per notebook; what comes past it is dropped as it arrives, and the cell shows
+    :data:`OUTPUT_CUT_NOTE` once.
+
+    Why it exists: nbclient keeps every output in memory until the notebook is written, and
+    nbgrader sets no bound. A cell printing a megabyte 2,000 times grew the grading job's
+    process (outside the sandbox's memory cap) to 2.1 GB, and the notebook ended ungraded.
+    Error outputs are never dropped silently: past the budget an error is kept in short
+    form (its name and the start of its message), so a failing test cell still fails.
+    Widget state and updates of displayed outputs count against the notebook's budget too.
+    Configured in ``Autograde.autograde_preprocessors`` in place of ``Execute``, whose
+    settings (``Execute.timeout`` and the rest) it takes.
+    """
+
+    max_cell_output_bytes = Integer(
+        4 * 2**20, help="Most bytes of output kept from one cell while autograding."
+    ).tag(config=True)
+    max_notebook_output_bytes = Integer(
+        32 * 2**20, help="Most bytes of output kept from one notebook while autograding."
+    ).tag(config=True)
+
+    _kept_in_notebook = 0
+    _kept_in_cell = 0
+    _cell_index: int | None = None
+    _note: Any = None
+
+    def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> tuple[Any, Any]:
+        self._kept_in_notebook, self._kept_in_cell, self._cell_index = 0, 0, None
+        return super().preprocess(nb, resources, km=km)
+
+    def create_kernel_manager(self) -> Any:
+        """nbgrader's kernel manager, whose client queues little of the kernel's output
+        (:class:`course_grading.sandbox.BoundedKernelClient`) before this class reads it."""
+        from course_grading.sandbox import BoundedKernelClient
+
+        manager = super().create_kernel_manager()
+        manager.client_factory = BoundedKernelClient
+        return manager
+
+    def _spend(self, size: int, cell_index: int | None) -> bool:
+        """Count ``size`` bytes kept (from cell ``cell_index``, or from the notebook as a
+        whole when None); False, counting nothing, when they do not fit the budget."""
+        if cell_index is not None and cell_index != self._cell_index:
+            self._cell_index, self._kept_in_cell = cell_index, 0
+        if self._kept_in_notebook + size > self.max_notebook_output_bytes:
+            return False
+        if cell_index is not None:
+            if self._kept_in_cell + size > self.max_cell_output_bytes:
+                return False
+            self._kept_in_cell += size
+        self._kept_in_notebook += size
+        return True
+
+    def output(self, outs: list, msg: dict, display_id: str | None,  # noqa: D102
+               cell_index: int) -> Any:
+        size = content_size(msg.get("content")) + OUTPUT_OVERHEAD
+        if self._spend(size, cell_index):
+            return super().output(outs, msg, display_id, cell_index)
+        self._cut(outs, msg)
+        return None
+
+    def _cut(self, outs: list, msg: dict) -> None:
+        """Drop ``msg``'s output; leave the note, and a short error for an error, once at the
+        end of ``outs`` (a cell that clears its output gets them again, no more)."""
+        tail = outs[-2:]
+        if not any(out is self._note for out in tail):
+            self._note = nbformat.v4.new_output("stream", name="stdout", text=OUTPUT_CUT_NOTE)
+            outs.append(self._note)
+            self.log.warning("Output of a cell past %d bytes (%d for the notebook) dropped.",
+                             self.max_cell_output_bytes, self.max_notebook_output_bytes)
+        content = msg.get("content") or {}
+        if msg.get("msg_type") == "error" and not any(
+                out.get("output_type") == "error" for out in tail):
+            outs.append(nbformat.v4.new_output(
+                "error", ename=str(content.get("ename", "Error"))[:200],
+                evalue=str(content.get("evalue", ""))[:CUT_ERROR_CHARS], traceback=[]))
+
+    def _update_display_id(self, display_id: str, msg: dict) -> None:
+        # One update rewrites every output shown under that id: count it once for each.
+        shown = sum(len(indices) for indices in self._display_id_map.get(display_id, {})
+                    .values())
+        if shown and not self._spend(content_size(msg.get("content")) * shown, None):
+            return
+        super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:  # noqa: D102
+        buffers = sum(len(b) for b in msg.get("buffers") or [] if hasattr(b, "__len__"))
+        if self._spend(content_size(msg.get("content")) + buffers, None):
+            super().handle_comm_msg(outs, msg, cell_index)

@@ -53,6 +53,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
 from course_grading import launcher
@@ -397,6 +399,38 @@ class SandboxKernelManager(AsyncKernelManager):
             await asyncio.sleep(0.02)
         folder = Path(self.connection_file).parent
         lock_runtime(folder)
+
+
+#: Most messages the grader queues from a kernel's IOPub channel before it reads them; past
+#: it, the kernel's side of the socket holds them (in the kernel's capped memory).
+IOPUB_QUEUE = 8
+#: Largest message the grader accepts from a kernel's IOPub channel, in bytes: a larger one
+#: is refused and the connection made again (the re-check's result is at most 64 MiB, base64).
+MAX_IOPUB_MESSAGE = 96 * 2**20
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    """A kernel client whose IOPub socket queues a few messages of bounded size, at most.
+
+    Why it exists: ZeroMQ's receiving side reads a kernel's messages into the grader's
+    memory ahead of the code that handles them, up to 1,000 messages of any size by default.
+    A cell printing megabyte lines faster than the grader handles them (nbgrader's run
+    and the re-check both) so grew the grading job by hundreds of megabytes, outside the
+    sandbox's memory cap, however little of that output is kept. With a short queue the
+    backlog waits in the kernel, whose memory the sandbox caps.
+    """
+
+    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
+        """The IOPub socket, made with this client's limits (socket options must be set
+        before it connects); this client's other sockets keep ZeroMQ's defaults."""
+        limits = {zmq.RCVHWM: IOPUB_QUEUE, zmq.MAXMSGSIZE: MAX_IOPUB_MESSAGE}
+        for option, value in limits.items():
+            self.context.setsockopt(option, value)
+        try:
+            return super().connect_iopub(identity)
+        finally:
+            for option in limits:
+                self.context.sockopts.pop(option, None)
 
 
 def lock_runtime(folder: Path) -> None:

@@ -56,10 +56,12 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
         "--HistoryManager.hist_file=:memory:",
         f"--IPKernelApp.exec_lines={KERNEL_STARTUP}",
     ]
-    # nbgrader's own sanitising steps, with duplicated graded cells handled (see
-    # course_grading.preprocessors for why).
+    # nbgrader's own sanitising steps, with the submission's nbgrader metadata replaced by
+    # the master's and duplicated graded cells handled (see course_grading.preprocessors).
     config.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",
+        # First: everything after it reads the master's metadata, never the submission's.
+        "course_grading.preprocessors.UseMasterMetadata",
         "course_grading.preprocessors.DeduplicateGradeIds",
         "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells",
@@ -68,6 +70,17 @@ def configure(config: Any, course_root: str | os.PathLike[str] | None = None, *,
         "course_grading.preprocessors.SkipDemonstrations",
     ]
     config.Execute.skip_cells_with_tag = SKIP_WHEN_GRADING
+    # nbgrader's own grading steps, with its Execute replaced by one that keeps a bounded
+    # amount of the kernel's output (see course_grading.preprocessors for why).
+    config.Autograde.autograde_preprocessors = [
+        "course_grading.preprocessors.BoundedExecute",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
     # Feedback: scores, the learner's code and messages, but not the hidden test code.
     config.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",

@@ -510,16 +510,27 @@ def read_results(executed: nbformat.NotebookNode) -> dict[str, Any]:
     return results
 
 
-def recheck_deadline(timeout: int) -> int:
+#: Seconds the re-check may take beyond its cells' own time: the kernel's start and the
+#: exercise calls (a few seconds when measured, TensorFlow's import included).
+RECHECK_ALLOWANCE = 30
+#: Most seconds the cells of one re-check may take together, unless one cell's ``timeout``
+#: is longer: a student's own slow cells are allowed for, but not without end.
+MAX_RECHECK_CELLS_SECONDS = 600
+
+
+def recheck_deadline(timeout: int, cells: int = 1) -> int:
     """Seconds the whole re-check of one notebook may take, however its cells behave.
 
-    One cell may use the full per-cell ``timeout`` (it is interrupted then, as in the
-    notebook's own run); 30 s more cover the kernel's start and the exercise calls (a few
-    seconds when measured, TensorFlow's import included). Past it the kernel is killed and
-    nothing of the notebook is confirmed, so a solution cell that never ends, or ignores the
-    interrupt, cannot dodge the re-check.
+    Every one of the ``cells`` the re-check runs may use the full per-cell ``timeout``, as in
+    the notebook's own run (where it is interrupted then), so a right answer next to a few
+    slow cells of the student's own is still confirmed; together they get at most
+    :data:`MAX_RECHECK_CELLS_SECONDS` (or one ``timeout``, when that is longer), plus
+    :data:`RECHECK_ALLOWANCE`. Past it the kernel is killed and nothing of the notebook is
+    confirmed, so a solution cell that never ends, or ignores the interrupt, cannot dodge the
+    re-check.
     """
-    return timeout + 30
+    cells_time = max(timeout, min(timeout * max(cells, 1), MAX_RECHECK_CELLS_SECONDS))
+    return cells_time + RECHECK_ALLOWANCE
 
 
 class _BoundedClient(NotebookClient):
@@ -552,20 +563,33 @@ class _BoundedClient(NotebookClient):
 
 def run_notebook(notebook: nbformat.NotebookNode, manager: Any, timeout: int,
                  cwd: str | None = None) -> nbformat.NotebookNode:
-    """Run ``notebook`` with ``manager``'s kernel within :func:`recheck_deadline`.
+    """Run ``notebook`` with ``manager``'s kernel within :func:`recheck_deadline` of its cells.
 
     Raises:
         RecheckError: the kernel could not start (the grader's fault), or died or ran past
             the deadline (the student's code).
     """
+    from course_grading.sandbox import BoundedKernelClient
+
+    manager.client_factory = BoundedKernelClient  # the kernel's output waits in the kernel
     client = _BoundedClient(notebook, km=manager, timeout=timeout, allow_errors=True,
                             interrupt_on_timeout=True, startup_timeout=60)
-    deadline = recheck_deadline(timeout)
+    deadline = recheck_deadline(timeout, sum(c.cell_type == "code" for c in notebook.cells))
+    expired: list[bool] = []  # set when the deadline, not the kernel, stopped the run
+
+    def stop(task: asyncio.Future) -> None:
+        expired.append(True)
+        task.cancel()
 
     async def run() -> None:
+        task = asyncio.ensure_future(client.async_execute(cwd=cwd))
+        timer = asyncio.get_running_loop().call_later(deadline, stop, task)
         try:
-            await asyncio.wait_for(client.async_execute(cwd=cwd), deadline)
+            await task
+        except asyncio.CancelledError:  # a BaseException: name it, as nbclient may not
+            raise TimeoutError(f"ran past {deadline} s") from None
         finally:
+            timer.cancel()
             if manager.has_kernel:  # stopped at the deadline: kill it, never wait on it
                 await manager.shutdown_kernel(now=True)
 
@@ -577,8 +601,8 @@ def run_notebook(notebook: nbformat.NotebookNode, manager: Any, timeout: int,
             raise RecheckError(f"the grader's re-check kernel could not start ({text}): fix "
                                f"the grading machine and grade again",
                                grader_fault=True) from None
-        if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
-            text = f"it ran past {deadline} s"
+        if expired:  # nbclient reports the cancelled cell as a dead kernel: say what it was
+            text = f"it ran past its {deadline} s deadline"
         raise RecheckError(f"the student's code stopped the re-check ({text})",
                            grader_fault=False) from None
     return notebook
